@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-websocket-server",
+    products: [
+        .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
+        .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
+        .executable(name: "websocket-echo", targets: ["websocket-echo"]),
+        .executable(name: "websocket-core-bench", targets: ["websocket-core-bench"]),
+    ],
+    targets: [
+        // The system zlib, used by permessage-deflate (RFC 7692).
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        // RFC 6455 as a sans-I/O engine: bytes in, events out.
+        .target(name: "WebSocketCore", dependencies: ["CZlib"]),
+        // POSIX sockets and Dispatch around WebSocketCore.
+        .target(name: "WebSocketServer", dependencies: ["WebSocketCore"]),
+
+        .executableTarget(name: "websocket-echo", dependencies: ["WebSocketServer"], path: "Examples/websocket-echo"),
+        .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore"], path: "Benchmarks/websocket-core-bench"),
+
+        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
+        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

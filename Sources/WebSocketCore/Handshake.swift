@@ -1,0 +1,256 @@
+/// Why an opening handshake was refused, and the HTTP response that says so.
+public struct HandshakeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The HTTP status to answer with (400, 403, 405, 426, 431, ...).
+    public var status: Int
+    /// What was wrong, in words; sent as the response body.
+    public var reason: String
+    /// Extra header fields the response must carry (`Sec-WebSocket-Version: 13` with a 426).
+    public var headers: HTTPHeaders
+
+    /// Makes an error.
+    public init(status: Int, reason: String, headers: HTTPHeaders = HTTPHeaders()) {
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+    }
+
+    /// `426: reason`.
+    public var description: String { "\(status): \(reason)" }
+
+    /// The response to send; it asks the peer to close the connection.
+    public var response: HTTPResponse {
+        var h = headers
+        h.add(name: "Connection", value: "close")
+        return HTTPResponse.text(status, reason + "\n", headers: h)
+    }
+}
+
+/// A request that passed RFC 6455 §4.2.1's checks: everything the application needs to decide
+/// whether to accept it.
+public struct UpgradeRequest: Sendable, Hashable {
+    /// The request head: method, target, every header field.
+    public var head: HTTPRequestHead
+    /// The `Sec-WebSocket-Key` value.
+    public var key: String
+    /// The subprotocols offered in `Sec-WebSocket-Protocol`, in order.
+    public var subprotocols: [String]
+    /// The extensions offered in `Sec-WebSocket-Extensions`, in order.
+    public var extensionOffers: [ExtensionOffer]
+
+    /// The path part of the request target.
+    public var path: String { head.path }
+    /// The query part of the request target, if any.
+    public var query: String? { head.query }
+    /// The `Origin` header, sent by browsers (RFC 6455 §10.2).
+    public var origin: String? { head.headers["Origin"] }
+    /// The `Host` header.
+    public var host: String? { head.headers["Host"] }
+    /// The header fields.
+    public var headers: HTTPHeaders { head.headers }
+}
+
+/// An extension agreed in the handshake: the element for the response header and the codec
+/// that does its work on the connection.
+public struct ExtensionAgreement: Sendable {
+    /// The `Sec-WebSocket-Extensions` element that tells the peer what was agreed.
+    public var response: ExtensionOffer
+    /// Makes the per-connection codec. Called once per connection, on the connection's queue.
+    public var makeCodec: @Sendable () -> any ExtensionCodec
+
+    /// Makes an agreement.
+    public init(response: ExtensionOffer, makeCodec: @escaping @Sendable () -> any ExtensionCodec) {
+        self.response = response
+        self.makeCodec = makeCodec
+    }
+}
+
+/// A server-side extension: looks at the offers a client made for it and accepts one or none.
+public protocol ExtensionNegotiator: Sendable {
+    /// The extension tokens this negotiator answers, such as `["permessage-deflate"]`.
+    var extensionNames: [String] { get }
+    /// Receives every offer whose name is in ``extensionNames``, in the client's order of
+    /// preference, and returns the agreement for the first it can honour, or nil to decline
+    /// them all. Throws a 400 when an offer is invalid by the extension's own rules.
+    func negotiate(_ offers: [ExtensionOffer]) throws(HandshakeError) -> ExtensionAgreement?
+}
+
+/// The server side of the opening handshake (RFC 6455 §4.2).
+public enum ServerHandshake {
+    /// The GUID that RFC 6455 §1.3 appends to the key before hashing.
+    public static let guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    /// `Sec-WebSocket-Accept` for a key: Base64 of the SHA-1 of the key and the GUID.
+    public static func acceptValue(forKey key: String) -> String {
+        var sha = SHA1()
+        sha.update(key.utf8)
+        sha.update(guid.utf8)
+        return Base64.encode(sha.finalize())
+    }
+
+    /// Checks a request against RFC 6455 §4.2.1. The error names the status to answer with:
+    /// 405 for a method other than GET, 426 (with `Sec-WebSocket-Version: 13`) when there is no
+    /// `Upgrade` or another WebSocket version is asked for, 400 for anything malformed.
+    public static func validate(_ head: HTTPRequestHead) throws(HandshakeError) -> UpgradeRequest {
+        guard head.method == "GET" else {
+            throw HandshakeError(status: 405, reason: "A WebSocket handshake must use GET", headers: ["Allow": "GET"])
+        }
+        guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else {
+            throw HandshakeError(status: 400, reason: "A WebSocket handshake needs HTTP/1.1 or later")
+        }
+        let headers = head.headers
+        let hosts = headers.values("Host")
+        guard hosts.count == 1 else {
+            throw HandshakeError(status: 400, reason: hosts.isEmpty ? "Missing Host header" : "More than one Host header")
+        }
+        guard headers.contains("Upgrade") else {
+            throw HandshakeError(status: 426, reason: "This resource needs a WebSocket upgrade",
+                                 headers: ["Upgrade": "websocket", "Sec-WebSocket-Version": "13"])
+        }
+        guard headers.tokens("Upgrade").contains(where: { token in
+            // The token may carry a version (`websocket/13` is not defined, but be exact about the name).
+            HTTPHeaders.namesMatch(token, "websocket")
+        }) else {
+            throw HandshakeError(status: 400, reason: "The Upgrade header does not contain 'websocket'")
+        }
+        guard headers.containsToken("upgrade", in: "Connection") else {
+            throw HandshakeError(status: 400, reason: "The Connection header does not contain 'Upgrade'")
+        }
+        let versions = headers.values("Sec-WebSocket-Version")
+        guard versions.count == 1, versions[0] == "13" else {
+            throw HandshakeError(status: 426, reason: "Only WebSocket version 13 is supported",
+                                 headers: ["Sec-WebSocket-Version": "13"])
+        }
+        let keys = headers.values("Sec-WebSocket-Key")
+        guard keys.count == 1 else {
+            throw HandshakeError(status: 400, reason: keys.isEmpty ? "Missing Sec-WebSocket-Key" : "More than one Sec-WebSocket-Key")
+        }
+        guard let decoded = Base64.decode(keys[0]), decoded.count == 16 else {
+            throw HandshakeError(status: 400, reason: "Sec-WebSocket-Key is not the Base64 of 16 bytes")
+        }
+        let subprotocols = headers.tokens("Sec-WebSocket-Protocol")
+        guard subprotocols.allSatisfy({ $0.utf8.allSatisfy(HTTPHeadParser.isTokenCharacter) }) else {
+            throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Protocol")
+        }
+        guard let offers = ExtensionOffer.parse(headers.values("Sec-WebSocket-Extensions")) else {
+            throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Extensions")
+        }
+        return UpgradeRequest(head: head, key: keys[0], subprotocols: subprotocols, extensionOffers: offers)
+    }
+
+    /// Runs each negotiator over the offers made for it. Returns at most one agreement per
+    /// reserved bit: the first negotiator (in the given order) to accept wins the bits.
+    public static func negotiateExtensions(_ request: UpgradeRequest, with negotiators: [any ExtensionNegotiator]) throws(HandshakeError) -> [ExtensionAgreement] {
+        var agreements: [ExtensionAgreement] = []
+        for negotiator in negotiators where agreements.isEmpty {
+            let offers = request.extensionOffers.filter { offer in
+                negotiator.extensionNames.contains { HTTPHeaders.namesMatch($0, offer.name) }
+            }
+            guard !offers.isEmpty else { continue }
+            if let agreement = try negotiator.negotiate(offers) { agreements.append(agreement) }
+        }
+        return agreements
+    }
+
+    /// The 101 response that accepts `request`.
+    ///
+    /// - Parameters:
+    ///   - subprotocol: the one subprotocol chosen, which must be among those offered.
+    ///   - extensions: the agreed extensions' response elements.
+    ///   - headers: extra header fields (cookies, for instance).
+    /// - Throws: a 500 ``HandshakeError`` if `subprotocol` was not offered: answering with one
+    ///   the client did not offer would make it fail the connection (RFC 6455 §4.1).
+    public static func acceptResponse(for request: UpgradeRequest, subprotocol: String? = nil, extensions: [ExtensionOffer] = [], headers: HTTPHeaders = HTTPHeaders()) throws(HandshakeError) -> HTTPResponse {
+        var h = HTTPHeaders([("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", acceptValue(forKey: request.key))])
+        if let subprotocol {
+            guard request.subprotocols.contains(subprotocol) else {
+                throw HandshakeError(status: 500, reason: "The server chose subprotocol '\(subprotocol)', which the client did not offer")
+            }
+            h.add(name: "Sec-WebSocket-Protocol", value: subprotocol)
+        }
+        if !extensions.isEmpty {
+            h.add(name: "Sec-WebSocket-Extensions", value: extensions.map(\.description).joined(separator: ", "))
+        }
+        for field in headers { h.add(name: field.name, value: field.value) }
+        return HTTPResponse(status: 101, headers: h)
+    }
+}
+
+/// The client side of the opening handshake (RFC 6455 §4.1): the request to send and the checks
+/// on the server's answer. Used by tests, load generators and server-to-server connections.
+public struct ClientHandshake: Sendable {
+    /// The `Sec-WebSocket-Key` sent: Base64 of 16 random bytes.
+    public let key: String
+    /// The request head to send.
+    public let request: HTTPRequestHead
+
+    /// Builds the request for `path` on `host`.
+    ///
+    /// - Parameters:
+    ///   - host: the `Host` header value (`example.com:8080`).
+    ///   - path: the request target, with any query.
+    ///   - subprotocols: offered in `Sec-WebSocket-Protocol`, in order of preference.
+    ///   - extensions: offered in `Sec-WebSocket-Extensions`.
+    ///   - headers: extra fields such as `Origin`.
+    ///   - key: the key, random unless given (tests give one).
+    public init(host: String, path: String = "/", subprotocols: [String] = [], extensions: [ExtensionOffer] = [], headers: HTTPHeaders = HTTPHeaders(), key: String? = nil) {
+        let key = key ?? {
+            var generator = SystemRandomNumberGenerator()
+            return Base64.encode((0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+        }()
+        self.key = key
+        var h = HTTPHeaders([("Host", host), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                             ("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")])
+        if !subprotocols.isEmpty { h.add(name: "Sec-WebSocket-Protocol", value: subprotocols.joined(separator: ", ")) }
+        if !extensions.isEmpty { h.add(name: "Sec-WebSocket-Extensions", value: extensions.map(\.description).joined(separator: ", ")) }
+        for field in headers { h.add(name: field.name, value: field.value) }
+        request = HTTPRequestHead(method: "GET", target: path, headers: h)
+    }
+
+    /// The request in wire format.
+    public var serializedRequest: [UInt8] {
+        var out = Array("GET \(request.target) HTTP/1.1\r\n".utf8)
+        for field in request.headers {
+            out.append(contentsOf: "\(field.name): \(field.value)\r\n".utf8)
+        }
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+
+    /// What the server agreed to.
+    public struct Accepted: Sendable, Hashable {
+        /// The subprotocol the server chose, if any.
+        public var subprotocol: String?
+        /// The extensions the server accepted, with its parameters.
+        public var extensions: [ExtensionOffer]
+    }
+
+    /// Checks the server's response (RFC 6455 §4.1, the client's checks 1-6).
+    public func validate(_ response: HTTPResponseHead) throws(HandshakeError) -> Accepted {
+        guard response.status == 101 else {
+            throw HandshakeError(status: response.status, reason: "The server answered \(response.status) \(response.reasonPhrase)")
+        }
+        let h = response.headers
+        guard h.containsToken("websocket", in: "Upgrade") else {
+            throw HandshakeError(status: 101, reason: "The response's Upgrade header is not 'websocket'")
+        }
+        guard h.containsToken("upgrade", in: "Connection") else {
+            throw HandshakeError(status: 101, reason: "The response's Connection header is not 'Upgrade'")
+        }
+        guard h.values("Sec-WebSocket-Accept") == [ServerHandshake.acceptValue(forKey: key)] else {
+            throw HandshakeError(status: 101, reason: "Sec-WebSocket-Accept does not match the key")
+        }
+        let protocols = h.tokens("Sec-WebSocket-Protocol")
+        let offered = request.headers.tokens("Sec-WebSocket-Protocol")
+        guard protocols.count <= 1, protocols.allSatisfy(offered.contains) else {
+            throw HandshakeError(status: 101, reason: "The server chose a subprotocol that was not offered")
+        }
+        guard let extensions = ExtensionOffer.parse(h.values("Sec-WebSocket-Extensions")) else {
+            throw HandshakeError(status: 101, reason: "Malformed Sec-WebSocket-Extensions in the response")
+        }
+        let offeredExtensions = ExtensionOffer.parse(request.headers.values("Sec-WebSocket-Extensions")) ?? []
+        guard extensions.allSatisfy({ e in offeredExtensions.contains { HTTPHeaders.namesMatch($0.name, e.name) } }) else {
+            throw HandshakeError(status: 101, reason: "The server accepted an extension that was not offered")
+        }
+        return Accepted(subprotocol: protocols.first, extensions: extensions)
+    }
+}

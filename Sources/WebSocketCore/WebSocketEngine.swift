@@ -1,0 +1,624 @@
+/// One end of a WebSocket connection after the opening handshake, without I/O (RFC 6455 §5-§7).
+///
+/// Feed it the bytes read from the transport with ``receive(_:)``, then take what happened with
+/// ``nextEvent()``: messages, pings, pongs, the peer's close, or a failure. Ask it to
+/// ``send(_:compress:fragmentSize:)``, ``ping(_:)`` or ``close(code:reason:)``; it queues
+/// frames, which you take with ``takeOutbound()`` and write. It never reads a clock, a socket
+/// or a thread, so every rule of the protocol can be tested with plain byte arrays.
+///
+/// Pongs to pings and the answer to a Close are queued by the engine itself. Once
+/// ``readyState`` is `.closed` the transport should be closed after the outbound frames have
+/// been written (a server closes first, RFC 6455 §7.1.1).
+///
+/// An engine belongs to one connection and is used from one thread or serial queue at a time,
+/// so it is deliberately not `Sendable`.
+public struct WebSocketEngine {
+    /// Which end of the connection this is; it decides the masking rules.
+    public enum Role: Sendable, Hashable {
+        /// The server: client frames must be masked; its own frames are not.
+        case server
+        /// The client: server frames must not be masked; its own frames are, with a fresh key each.
+        case client
+    }
+
+    /// Limits and behaviour.
+    public struct Configuration: Sendable, Hashable {
+        /// The largest frame payload accepted, checked from the header; larger fails with 1009.
+        public var maxFrameSize: Int
+        /// The largest message accepted (after decompression), checked as it arrives; larger fails with 1009.
+        public var maxMessageSize: Int
+        /// Deliver data as ``MessageFragment``s as it arrives instead of whole ``Message``s, so
+        /// a large message never sits in memory whole. ``maxMessageSize`` still applies.
+        public var streamsMessages: Bool
+        /// Answer every Ping with a Pong carrying the same payload (RFC 6455 §5.5.2). Default true.
+        public var repliesToPings: Bool
+
+        /// Makes a configuration; the defaults take frames and messages up to 16 MiB.
+        public init(maxFrameSize: Int = 16 << 20, maxMessageSize: Int = 16 << 20, streamsMessages: Bool = false, repliesToPings: Bool = true) {
+            self.maxFrameSize = maxFrameSize
+            self.maxMessageSize = maxMessageSize
+            self.streamsMessages = streamsMessages
+            self.repliesToPings = repliesToPings
+        }
+    }
+
+    /// Something that happened on the connection.
+    public enum Event: Sendable, Hashable {
+        /// A whole message arrived.
+        case message(Message)
+        /// A piece of a message arrived (only when the engine streams messages).
+        case fragment(MessageFragment)
+        /// A Ping arrived; the engine has queued the Pong unless told not to.
+        case ping([UInt8])
+        /// A Pong arrived.
+        case pong([UInt8])
+        /// The peer's Close frame arrived. If this end had not sent one, the engine has queued
+        /// the answer; either way the closing handshake is complete and ``readyState`` is `.closed`.
+        case close(CloseFrame)
+        /// The peer broke the protocol. The engine has queued a Close frame with the error's
+        /// code (unless one was sent already) and ``readyState`` is `.closed`: flush, then
+        /// close the transport.
+        case failure(ProtocolError)
+    }
+
+    /// Why a send was refused.
+    public enum SendError: Error, Sendable, Hashable {
+        /// The connection is not open: a Close has been sent or received.
+        case notOpen
+        /// A control frame payload over 125 bytes.
+        case controlPayloadTooLarge
+        /// A close code that may not be sent (below 1000, 1004-1006, 1015, 1016-2999, 5000+).
+        case invalidCloseCode(CloseCode)
+        /// A close reason over 123 bytes of UTF-8.
+        case closeReasonTooLong
+    }
+
+    /// Which end this is.
+    public let role: Role
+    /// Limits and behaviour.
+    public let configuration: Configuration
+    /// The negotiated extension, if any (permessage-deflate).
+    public let extensionCodec: (any ExtensionCodec)?
+
+    /// The state, with the browser's names: `.open` until a Close is sent or received.
+    public private(set) var readyState: ReadyState = .open
+    /// The Close this end sent, if it has sent one.
+    public private(set) var closeSent: CloseFrame?
+    /// The Close the peer sent, if it has arrived.
+    public private(set) var closeReceived: CloseFrame?
+    /// The protocol error that failed the connection, if one did.
+    public private(set) var failure: ProtocolError?
+
+    // Input: a header cut by the end of the input waits here (at most 14 bytes).
+    private var headerStash: [UInt8] = []
+    // The frame whose payload is arriving.
+    private var frame = FrameHeader(opcode: .continuation, payloadLength: 0)
+    private var inFrame = false
+    private var frameRemaining: UInt64 = 0
+    private var frameOffset = 0
+    private var frameIsEncoded = false
+    // The data message being assembled: its kind (nil when none is open) and bytes.
+    private var messageKind: MessageKind?
+    private var messageBuffer: [UInt8] = []
+    private var messageLength = 0
+    private var messageIsFirstPiece = true
+    private var utf8 = UTF8Validator()
+    private var controlBuffer: [UInt8] = []
+    private var scratch: [UInt8] = []
+
+    // Output.
+    private var outbound: [OutboundFrame] = []
+    private var events: [Event] = []
+    private var eventIndex = 0
+
+    /// Makes an engine for an open connection.
+    ///
+    /// - Parameters:
+    ///   - role: server or client.
+    ///   - configuration: limits and behaviour.
+    ///   - extensionCodec: the codec of the extension negotiated in the handshake, if any.
+    public init(role: Role, configuration: Configuration = Configuration(), extensionCodec: (any ExtensionCodec)? = nil) {
+        self.role = role
+        self.configuration = configuration
+        self.extensionCodec = extensionCodec
+    }
+
+    // MARK: - Input
+
+    /// Processes bytes read from the transport. Events become available from ``nextEvent()``
+    /// and answers (pongs, close) from ``takeOutbound()``. Input after the connection closed,
+    /// or after a failure, is ignored.
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer) {
+        var input = bytes
+        while !input.isEmpty && readyState != .closed {
+            if !inFrame {
+                guard let size = readHeader(input) else { return }
+                input = UnsafeRawBufferPointer(rebasing: input[size...])
+                guard beginFrame() else { return }
+                if frameRemaining == 0 { endFrame(UnsafeRawBufferPointer(start: nil, count: 0)) }
+                continue
+            }
+            let n = Int(min(frameRemaining, UInt64(input.count)))
+            let piece = UnsafeRawBufferPointer(rebasing: input[0..<n])
+            input = UnsafeRawBufferPointer(rebasing: input[n...])
+            frameRemaining -= UInt64(n)
+            if frameRemaining == 0 {
+                endFrame(piece)
+            } else {
+                payloadPiece(piece)
+            }
+        }
+    }
+
+    /// Processes bytes read from the transport.
+    public mutating func receive(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { receive($0) }
+    }
+
+    /// The next event, or nil when every event so far has been taken.
+    public mutating func nextEvent() -> Event? {
+        guard eventIndex < events.count else { return nil }
+        let event = events[eventIndex]
+        eventIndex += 1
+        if eventIndex == events.count {
+            events.removeAll(keepingCapacity: true)
+            eventIndex = 0
+        }
+        return event
+    }
+
+    /// Takes the events so far, in order.
+    public mutating func takeEvents() -> [Event] {
+        var result: [Event] = []
+        while let event = nextEvent() { result.append(event) }
+        return result
+    }
+
+    /// Reads a frame header from the front of `input` (completing a stashed partial one).
+    /// Returns the number of input bytes it took, or nil if the input ended inside it (the
+    /// bytes are stashed) or it was invalid (the connection has failed).
+    private mutating func readHeader(_ input: UnsafeRawBufferPointer) -> Int? {
+        if headerStash.isEmpty {
+            do {
+                switch try FrameHeader.decode(input) {
+                case .header(let header, let size):
+                    frame = header
+                    return size
+                case .incomplete:
+                    headerStash.append(contentsOf: input)
+                    return nil
+                }
+            } catch {
+                fail(.protocolError, "A 64-bit payload length had its most significant bit set")
+                return nil
+            }
+        }
+        // Complete the stash a byte at a time up to what the header needs (at most 14 bytes).
+        let before = headerStash.count
+        var taken = 0
+        while taken < input.count {
+            headerStash.append(input[taken])
+            taken += 1
+            let result = headerStash.withUnsafeBytes { raw in Result { () throws(FrameHeader.DecodingError) in try FrameHeader.decode(raw) } }
+            guard case .success(let decoded) = result else {
+                fail(.protocolError, "A 64-bit payload length had its most significant bit set")
+                return nil
+            }
+            if case .header(let header, let size) = decoded {
+                precondition(size == before + taken)
+                frame = header
+                headerStash.removeAll(keepingCapacity: true)
+                return taken
+            }
+        }
+        return nil
+    }
+
+    /// Applies RFC 6455 §5's rules to the header just read and opens the frame.
+    private mutating func beginFrame() -> Bool {
+        guard let opcode = frame.opcode else {
+            fail(.protocolError, "Reserved opcode 0x\(String(frame.opcodeValue, radix: 16))")
+            return false
+        }
+        switch role {
+        case .server where frame.maskingKey == nil:
+            fail(.protocolError, "A client frame was not masked")
+            return false
+        case .client where frame.maskingKey != nil:
+            fail(.protocolError, "A server frame was masked")
+            return false
+        default:
+            break
+        }
+        let length = frame.payloadLength
+        if opcode.isControl {
+            guard frame.fin else {
+                fail(.protocolError, "A fragmented control frame")
+                return false
+            }
+            guard length <= 125 else {
+                fail(.protocolError, "A control frame with a payload over 125 bytes")
+                return false
+            }
+            guard frame.reservedBits.isEmpty else {
+                fail(.protocolError, "Reserved bits set on a control frame")
+                return false
+            }
+            controlBuffer.removeAll(keepingCapacity: true)
+        } else {
+            let isFirst: Bool
+            if opcode == .continuation {
+                guard messageKind != nil else {
+                    fail(.protocolError, "A continuation frame with no message to continue")
+                    return false
+                }
+                isFirst = false
+            } else {
+                guard messageKind == nil else {
+                    fail(.protocolError, "A new data frame while a fragmented message was still open")
+                    return false
+                }
+                isFirst = true
+            }
+            let allowedBits = extensionCodec?.reservedBits ?? []
+            guard allowedBits.isSuperset(of: frame.reservedBits) else {
+                fail(.protocolError, "Reserved bits set that no extension negotiated")
+                return false
+            }
+            guard length <= UInt64(configuration.maxFrameSize) else {
+                fail(.messageTooBig, "A frame of \(length) bytes is over the limit of \(configuration.maxFrameSize)")
+                return false
+            }
+            frameIsEncoded = false
+            if let codec = extensionCodec {
+                do {
+                    frameIsEncoded = try codec.inboundFrame(reservedBits: frame.reservedBits, opcode: opcode, isFirstFrame: isFirst)
+                } catch {
+                    fail(error.code, error.reason)
+                    return false
+                }
+            }
+            if !frameIsEncoded && UInt64(messageLength) + length > UInt64(configuration.maxMessageSize) {
+                fail(.messageTooBig, "A message over the limit of \(configuration.maxMessageSize) bytes")
+                return false
+            }
+            if isFirst {
+                messageKind = opcode == .text ? .text : .binary
+                messageLength = 0
+                messageIsFirstPiece = true
+                utf8 = UTF8Validator()
+            }
+        }
+        inFrame = true
+        frameRemaining = length
+        frameOffset = 0
+        return true
+    }
+
+    /// Handles a piece of payload that does not end the frame.
+    private mutating func payloadPiece(_ piece: UnsafeRawBufferPointer) {
+        if frame.opcodeValue & 0x8 != 0 {
+            appendControlPiece(piece)
+        } else {
+            dataPiece(piece, endOfFrame: false)
+        }
+    }
+
+    /// Handles the last piece of a frame's payload (possibly empty) and closes the frame.
+    private mutating func endFrame(_ piece: UnsafeRawBufferPointer) {
+        inFrame = false
+        if frame.opcodeValue & 0x8 != 0 {
+            appendControlPiece(piece)
+            controlFrame()
+            return
+        }
+        // Fast path: an unfragmented, unencoded message whose whole payload is in this input.
+        if frame.fin && frameOffset == 0 && !frameIsEncoded && !configuration.streamsMessages && messageLength == 0,
+           let kind = messageKind {
+            let data = unmaskedCopy(piece)
+            if kind == .text {
+                guard data.withUnsafeBytes({ UTF8Validator.isValid($0) }) else {
+                    fail(.invalidPayloadData, "A text message that is not valid UTF-8")
+                    return
+                }
+            }
+            messageKind = nil
+            events.append(.message(Message(kind: kind, data: data)))
+            return
+        }
+        dataPiece(piece, endOfFrame: true)
+    }
+
+    /// Adds a piece of a data frame to the message: unmasks, decodes, checks UTF-8 as it goes,
+    /// and delivers the message (or the piece, when streaming) when it ends.
+    private mutating func dataPiece(_ piece: UnsafeRawBufferPointer, endOfFrame: Bool) {
+        guard let kind = messageKind else { return }
+        let endOfMessage = endOfFrame && frame.fin
+        let streaming = configuration.streamsMessages
+        var output = streaming ? [UInt8]() : messageBuffer
+        if !streaming { messageBuffer = [] }  // keep `output` uniquely referenced while it grows
+        let start = output.count
+        if frameIsEncoded, let codec = extensionCodec {
+            scratch.removeAll(keepingCapacity: true)
+            WebSocketEngine.appendUnmasked(piece, to: &scratch, key: frame.maskingKey, offset: frameOffset)
+            frameOffset &+= piece.count
+            let limit = configuration.maxMessageSize - messageLength + start
+            let result = scratch.withUnsafeBytes { raw in
+                Result { () throws(ProtocolError) in
+                    try codec.decode(raw, endOfFrame: endOfFrame, endOfMessage: endOfMessage, into: &output, limit: limit)
+                }
+            }
+            if case .failure(let error) = result {
+                fail(error.code, error.reason)
+                return
+            }
+        } else {
+            appendUnmasked(piece, to: &output)
+        }
+        let added = output.count - start
+        messageLength += added
+        if kind == .text {
+            let valid = output.withUnsafeBytes { raw in
+                utf8.validate(UnsafeRawBufferPointer(rebasing: raw[start...]))
+            }
+            guard valid, !endOfMessage || utf8.isAtCharacterBoundary else {
+                fail(.invalidPayloadData, "A text message that is not valid UTF-8")
+                return
+            }
+        }
+        if streaming {
+            if added > 0 || endOfMessage {
+                events.append(.fragment(MessageFragment(kind: kind, data: output, isFirst: messageIsFirstPiece, isFinal: endOfMessage)))
+                messageIsFirstPiece = false
+            }
+        } else if endOfMessage {
+            events.append(.message(Message(kind: kind, data: output)))
+        } else {
+            messageBuffer = output
+        }
+        if endOfMessage {
+            messageKind = nil
+            messageLength = 0
+        }
+    }
+
+    /// Acts on a complete control frame.
+    private mutating func controlFrame() {
+        switch frame.opcode {
+        case .ping:
+            let payload = controlBuffer
+            events.append(.ping(payload))
+            if configuration.repliesToPings && closeSent == nil {
+                queue(opcode: .pong, payload: payload, reservedBits: [], fin: true)
+            }
+        case .pong:
+            events.append(.pong(controlBuffer))
+        case .close:
+            receivedClose()
+        default:
+            break
+        }
+    }
+
+    /// Parses the peer's Close (RFC 6455 §5.5.1, §7.4) and completes the closing handshake.
+    private mutating func receivedClose() {
+        let payload = controlBuffer
+        var received = CloseFrame(code: nil)
+        if payload.count == 1 {
+            fail(.protocolError, "A Close frame with a 1-byte payload")
+            return
+        }
+        if payload.count >= 2 {
+            let code = CloseCode(UInt16(payload[0]) << 8 | UInt16(payload[1]))
+            guard code.isValidOnWire else {
+                fail(.protocolError, "Close code \(code.rawValue) may not be sent")
+                return
+            }
+            let reason = payload[2...]
+            guard reason.withUnsafeBytes({ UTF8Validator.isValid($0) }) else {
+                fail(.invalidPayloadData, "A Close reason that is not valid UTF-8")
+                return
+            }
+            received = CloseFrame(code: code, reason: String(decoding: reason, as: UTF8.self))
+        }
+        closeReceived = received
+        if closeSent == nil {
+            // Echo the code, as RFC 6455 §5.5.1 suggests; no code when the peer sent none.
+            let answer = CloseFrame(code: received.code)
+            queueClose(answer)
+        }
+        readyState = .closed
+        events.append(.close(received))
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): a Close with `code` unless one was sent, then closed.
+    private mutating func fail(_ code: CloseCode, _ reason: String) {
+        let error = ProtocolError(code, reason)
+        failure = error
+        if closeSent == nil {
+            queueClose(CloseFrame(code: code, reason: WebSocketEngine.truncatedReason(reason)))
+        }
+        readyState = .closed
+        inFrame = false
+        events.append(.failure(error))
+    }
+
+    /// A reason cut to at most 123 bytes on a character boundary.
+    static func truncatedReason(_ reason: String) -> String {
+        var bytes = Array(reason.utf8)
+        guard bytes.count > 123 else { return reason }
+        bytes.removeLast(bytes.count - 123)
+        while let last = bytes.last, last & 0xC0 == 0x80 { bytes.removeLast() }  // continuation bytes
+        if let last = bytes.last, last >= 0xC0 { bytes.removeLast() }  // a lead byte without its continuation
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `piece` to `buffer`, unmasking it with `key` from payload position `offset`.
+    private static func appendUnmasked(_ piece: UnsafeRawBufferPointer, to buffer: inout [UInt8], key: MaskingKey?, offset: Int) {
+        guard !piece.isEmpty else { return }
+        let start = buffer.count
+        buffer.append(contentsOf: piece)
+        if let key {
+            buffer.withUnsafeMutableBytes { raw in
+                key.apply(to: UnsafeMutableRawBufferPointer(rebasing: raw[start...]), offset: offset)
+            }
+        }
+    }
+
+    /// Appends `piece` of the current frame to `buffer`, unmasked, and advances the frame offset.
+    private mutating func appendUnmasked(_ piece: UnsafeRawBufferPointer, to buffer: inout [UInt8]) {
+        WebSocketEngine.appendUnmasked(piece, to: &buffer, key: frame.maskingKey, offset: frameOffset)
+        frameOffset &+= piece.count
+    }
+
+    /// Adds a piece of a control frame's payload to the control buffer.
+    private mutating func appendControlPiece(_ piece: UnsafeRawBufferPointer) {
+        WebSocketEngine.appendUnmasked(piece, to: &controlBuffer, key: frame.maskingKey, offset: frameOffset)
+        frameOffset &+= piece.count
+    }
+
+    /// A new array holding `piece` unmasked, made in one pass.
+    private mutating func unmaskedCopy(_ piece: UnsafeRawBufferPointer) -> [UInt8] {
+        let count = piece.count
+        guard count > 0, let source = piece.baseAddress else { return [] }
+        let offset = frameOffset
+        frameOffset &+= count
+        guard let key = frame.maskingKey else { return Array(piece) }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            key.apply(from: source, to: UnsafeMutableRawPointer(buffer.baseAddress!), count: count, offset: offset)
+            initialized = count
+        }
+    }
+
+    // MARK: - Output
+
+    /// Sends a message: text or binary, compressed if an extension is negotiated and the
+    /// codec's rules (or `compress`) say so, split into frames of `fragmentSize` if given.
+    ///
+    /// - Parameters:
+    ///   - message: the message; its bytes are shared, not copied, on the server side.
+    ///   - compress: nil to let the extension decide (its threshold), true to encode whenever
+    ///     an extension is negotiated, false never to encode this message.
+    ///   - fragmentSize: the largest frame payload; nil sends one frame.
+    public mutating func send(_ message: Message, compress: Bool? = nil, fragmentSize: Int? = nil) throws(SendError) {
+        guard readyState == .open else { throw .notOpen }
+        var payload = message.data
+        var bits: ReservedBits = []
+        if compress != false, let codec = extensionCodec, let encoded = codec.encode(payload, opcode: message.kind.opcode, force: compress == true) {
+            payload = encoded.payload
+            bits = encoded.reservedBits
+        }
+        guard let size = fragmentSize, size > 0, payload.count > size else {
+            queue(opcode: message.kind.opcode, payload: payload, reservedBits: bits, fin: true)
+            return
+        }
+        var start = 0
+        while start < payload.count {
+            let end = min(start + size, payload.count)
+            queue(opcode: start == 0 ? message.kind.opcode : .continuation, payload: Array(payload[start..<end]),
+                  reservedBits: start == 0 ? bits : [], fin: end == payload.count)
+            start = end
+        }
+    }
+
+    /// Sends a text message.
+    public mutating func send(text: String, compress: Bool? = nil) throws(SendError) {
+        try send(Message(kind: .text, data: Array(text.utf8)), compress: compress)
+    }
+
+    /// Sends a binary message.
+    public mutating func send(binary: [UInt8], compress: Bool? = nil) throws(SendError) {
+        try send(Message(kind: .binary, data: binary), compress: compress)
+    }
+
+    /// Sends a Ping with up to 125 bytes of payload.
+    public mutating func ping(_ payload: [UInt8] = []) throws(SendError) {
+        guard readyState == .open else { throw .notOpen }
+        guard payload.count <= 125 else { throw .controlPayloadTooLarge }
+        queue(opcode: .ping, payload: payload, reservedBits: [], fin: true)
+    }
+
+    /// Sends an unsolicited Pong (a one-way heartbeat, RFC 6455 §5.5.3).
+    public mutating func pong(_ payload: [UInt8] = []) throws(SendError) {
+        guard readyState == .open else { throw .notOpen }
+        guard payload.count <= 125 else { throw .controlPayloadTooLarge }
+        queue(opcode: .pong, payload: payload, reservedBits: [], fin: true)
+    }
+
+    /// Starts the closing handshake: sends a Close and moves to `.closing`. The connection is
+    /// closed when the peer's Close arrives (``Event/close(_:)``).
+    ///
+    /// - Parameters:
+    ///   - code: the status code, which must be valid on the wire; nil sends a Close without a
+    ///     code (the peer reports 1005).
+    ///   - reason: at most 123 bytes of UTF-8; needs a code.
+    public mutating func close(code: CloseCode? = .normalClosure, reason: String = "") throws(SendError) {
+        guard readyState == .open else { throw .notOpen }
+        if let code {
+            guard code.isValidOnWire else { throw .invalidCloseCode(code) }
+        }
+        guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
+        queueClose(CloseFrame(code: code, reason: code == nil ? "" : reason))
+        readyState = .closing
+    }
+
+    /// Queues frames made elsewhere (a broadcast encodes a frame once for many connections).
+    /// The frames must be unmasked server frames of whole messages.
+    public mutating func send(prebuilt frames: [OutboundFrame]) throws(SendError) {
+        guard readyState == .open else { throw .notOpen }
+        outbound.append(contentsOf: frames)
+    }
+
+    /// An unmasked, unencoded frame for `message`, to queue on many server connections with
+    /// ``send(prebuilt:)``.
+    public static func serverFrame(for message: Message) -> OutboundFrame {
+        OutboundFrame(header: FrameHeader(opcode: message.kind.opcode, payloadLength: message.data.count).encoded, payload: message.data)
+    }
+
+    /// Whether frames are waiting to be written.
+    public var hasOutbound: Bool { !outbound.isEmpty }
+
+    /// Takes the frames queued so far, in order.
+    public mutating func takeOutbound() -> [OutboundFrame] {
+        defer { outbound.removeAll(keepingCapacity: true) }
+        return outbound
+    }
+
+    /// Takes the frames queued so far as one byte array (a copy; for tests and simple writers).
+    public mutating func takeOutboundBytes() -> [UInt8] {
+        var bytes: [UInt8] = []
+        for frame in outbound {
+            frame.header.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            bytes.append(contentsOf: frame.payload)
+        }
+        outbound.removeAll(keepingCapacity: true)
+        return bytes
+    }
+
+    private mutating func queueClose(_ close: CloseFrame) {
+        var payload: [UInt8] = []
+        if let code = close.code {
+            payload = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
+            payload.append(contentsOf: close.reason.utf8)
+        }
+        closeSent = close
+        queue(opcode: .close, payload: payload, reservedBits: [], fin: true)
+    }
+
+    private mutating func queue(opcode: Opcode, payload: [UInt8], reservedBits: ReservedBits, fin: Bool) {
+        switch role {
+        case .server:
+            let header = FrameHeader(fin: fin, reservedBits: reservedBits, opcode: opcode, payloadLength: payload.count)
+            outbound.append(OutboundFrame(header: header.encoded, payload: payload))
+        case .client:
+            let key = MaskingKey.random()
+            var masked = payload
+            key.apply(to: &masked)
+            let header = FrameHeader(fin: fin, reservedBits: reservedBits, opcode: opcode, maskingKey: key, payloadLength: payload.count)
+            outbound.append(OutboundFrame(header: header.encoded, payload: masked))
+        }
+    }
+}
+
+@available(*, unavailable, message: "A WebSocketEngine belongs to one connection on one queue")
+extension WebSocketEngine: Sendable {}
