@@ -48,18 +48,42 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// empty elements dropped (RFC 9110 §5.6.1).
     public func tokens(_ name: String) -> [String] {
         var result: [String] = []
-        for value in values(name) {
-            for element in value.split(separator: ",", omittingEmptySubsequences: true) {
-                let trimmed = element.trimmingHTTPWhitespace()
-                if !trimmed.isEmpty { result.append(String(trimmed)) }
-            }
+        _ = forEachListElement(name) { element in
+            result.append(String(decoding: element, as: UTF8.self))
+            return false
         }
         return result
     }
 
     /// Whether a comma-separated field of this name contains `token`, compared case-insensitively.
     public func containsToken(_ token: String, in name: String) -> Bool {
-        tokens(name).contains { HTTPHeaders.namesMatch($0, token) }
+        var token = token
+        return token.withUTF8 { wanted in
+            forEachListElement(name) { HTTPHeaders.bytesMatch($0, wanted) }
+        }
+    }
+
+    /// Calls `body` with each list element of every field named `name`, trimmed, until it
+    /// returns true; returns whether it did.
+    func forEachListElement(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        for field in fields where HTTPHeaders.namesMatch(field.name, name) {
+            var value = field.value
+            let found = value.withUTF8 { bytes -> Bool in
+                var start = 0
+                while start <= bytes.count {
+                    var end = start
+                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var a = start, b = end
+                    while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
+                    while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
+                    if a < b && body(UnsafeBufferPointer(rebasing: bytes[a..<b])) { return true }
+                    start = end + 1
+                }
+                return false
+            }
+            if found { return true }
+        }
+        return false
     }
 
     /// Iterates over the (name, value) pairs in order.
@@ -67,12 +91,28 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// ASCII case-insensitive comparison, as header names and tokens are compared.
     public static func namesMatch(_ a: String, _ b: String) -> Bool {
-        let x = a.utf8, y = b.utf8
+        guard a.utf8.count == b.utf8.count else { return false }
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in bytesMatch(x, y) } }
+    }
+
+    /// ASCII case-insensitive comparison of two byte strings.
+    static func bytesMatch(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
         guard x.count == y.count else { return false }
-        for (p, q) in zip(x, y) where p != q {
-            guard p | 0x20 == q | 0x20, (p | 0x20) >= UInt8(ascii: "a"), (p | 0x20) <= UInt8(ascii: "z") else { return false }
+        for i in 0..<x.count {
+            let p = x[i], q = y[i]
+            if p == q { continue }
+            let lower = p | 0x20
+            guard lower == q | 0x20, lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") else { return false }
         }
         return true
+    }
+
+    /// The number of fields with this name.
+    public func count(of name: String) -> Int {
+        var n = 0
+        for field in fields where HTTPHeaders.namesMatch(field.name, name) { n += 1 }
+        return n
     }
 
     /// Two header sets are equal when they hold the same fields in the same order.
@@ -353,22 +393,13 @@ public struct HTTPHeadParser: Sendable {
         let room = limits.maxHeadSize - buffer.count
         let take = min(bytes.count, max(room, 0))
         buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
-        var end: Int?
-        var i = max(scanned, 0)
-        while i < buffer.count {
-            let byte = buffer[i]
-            if byte == UInt8(ascii: "\n") {
-                guard i > 0, buffer[i - 1] == UInt8(ascii: "\r") else {
-                    throw HTTPParseError(status: 400, reason: "Bare LF in the request head")
-                }
-                if i >= 3, buffer[i - 2] == UInt8(ascii: "\n") {
-                    end = i + 1
-                    break
-                }
-            } else if i > 0, buffer[i - 1] == UInt8(ascii: "\r") {
-                throw HTTPParseError(status: 400, reason: "Bare CR in the request head")
-            }
-            i += 1
+        let scan = buffer.withUnsafeBufferPointer { HTTPHeadParser.findHeadEnd($0, from: max(scanned, 0)) }
+        let end: Int?
+        switch scan {
+        case .bareLF: throw HTTPParseError(status: 400, reason: "Bare LF in the request head")
+        case .bareCR: throw HTTPParseError(status: 400, reason: "Bare CR in the request head")
+        case .end(let e): end = e
+        case .notYet: end = nil
         }
         guard let headEnd = end else {
             // Keep the last byte unscanned so a CR at the end is checked against the next input.
@@ -400,6 +431,25 @@ public struct HTTPHeadParser: Sendable {
             throw HTTPParseError(status: 431, reason: "More than \(limits.maxHeaderCount) header fields")
         }
         return (lines, remainder)
+    }
+
+    private enum Scan { case end(Int), notYet, bareLF, bareCR }
+
+    /// Finds the end of the blank line that ends the head, checking every line end is CRLF.
+    private static func findHeadEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Scan {
+        var i = start
+        let count = buffer.count
+        while i < count {
+            let byte = buffer[i]
+            if byte == UInt8(ascii: "\n") {
+                guard i > 0, buffer[i - 1] == UInt8(ascii: "\r") else { return .bareLF }
+                if i >= 3, buffer[i - 2] == UInt8(ascii: "\n") { return .end(i + 1) }
+            } else if i > 0, buffer[i - 1] == UInt8(ascii: "\r") {
+                return .bareCR
+            }
+            i += 1
+        }
+        return .notYet
     }
 
     private static func parseVersion(_ text: ArraySlice<UInt8>) throws(HTTPParseError) -> (major: Int, minor: Int) {

@@ -98,43 +98,43 @@ public enum ServerHandshake {
             throw HandshakeError(status: 400, reason: "A WebSocket handshake needs HTTP/1.1 or later")
         }
         let headers = head.headers
-        let hosts = headers.values("Host")
-        guard hosts.count == 1 else {
-            throw HandshakeError(status: 400, reason: hosts.isEmpty ? "Missing Host header" : "More than one Host header")
+        let hosts = headers.count(of: "Host")
+        guard hosts == 1 else {
+            throw HandshakeError(status: 400, reason: hosts == 0 ? "Missing Host header" : "More than one Host header")
         }
         guard headers.contains("Upgrade") else {
             throw HandshakeError(status: 426, reason: "This resource needs a WebSocket upgrade",
                                  headers: ["Upgrade": "websocket", "Sec-WebSocket-Version": "13"])
         }
-        guard headers.tokens("Upgrade").contains(where: { token in
-            // The token may carry a version (`websocket/13` is not defined, but be exact about the name).
-            HTTPHeaders.namesMatch(token, "websocket")
-        }) else {
+        guard headers.containsToken("websocket", in: "Upgrade") else {
             throw HandshakeError(status: 400, reason: "The Upgrade header does not contain 'websocket'")
         }
         guard headers.containsToken("upgrade", in: "Connection") else {
             throw HandshakeError(status: 400, reason: "The Connection header does not contain 'Upgrade'")
         }
-        let versions = headers.values("Sec-WebSocket-Version")
-        guard versions.count == 1, versions[0] == "13" else {
+        guard headers.count(of: "Sec-WebSocket-Version") == 1, headers["Sec-WebSocket-Version"] == "13" else {
             throw HandshakeError(status: 426, reason: "Only WebSocket version 13 is supported",
                                  headers: ["Sec-WebSocket-Version": "13"])
         }
-        let keys = headers.values("Sec-WebSocket-Key")
-        guard keys.count == 1 else {
-            throw HandshakeError(status: 400, reason: keys.isEmpty ? "Missing Sec-WebSocket-Key" : "More than one Sec-WebSocket-Key")
+        let keyCount = headers.count(of: "Sec-WebSocket-Key")
+        guard keyCount == 1, let key = headers["Sec-WebSocket-Key"] else {
+            throw HandshakeError(status: 400, reason: keyCount == 0 ? "Missing Sec-WebSocket-Key" : "More than one Sec-WebSocket-Key")
         }
-        guard let decoded = Base64.decode(keys[0]), decoded.count == 16 else {
+        guard key.utf8.count == 24, let decoded = Base64.decode(key), decoded.count == 16 else {
             throw HandshakeError(status: 400, reason: "Sec-WebSocket-Key is not the Base64 of 16 bytes")
         }
-        let subprotocols = headers.tokens("Sec-WebSocket-Protocol")
+        let subprotocols = headers.contains("Sec-WebSocket-Protocol") ? headers.tokens("Sec-WebSocket-Protocol") : []
         guard subprotocols.allSatisfy({ $0.utf8.allSatisfy(HTTPHeadParser.isTokenCharacter) }) else {
             throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Protocol")
         }
-        guard let offers = ExtensionOffer.parse(headers.values("Sec-WebSocket-Extensions")) else {
-            throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Extensions")
+        var offers: [ExtensionOffer] = []
+        if headers.contains("Sec-WebSocket-Extensions") {
+            guard let parsed = ExtensionOffer.parse(headers.values("Sec-WebSocket-Extensions")) else {
+                throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Extensions")
+            }
+            offers = parsed
         }
-        return UpgradeRequest(head: head, key: keys[0], subprotocols: subprotocols, extensionOffers: offers)
+        return UpgradeRequest(head: head, key: key, subprotocols: subprotocols, extensionOffers: offers)
     }
 
     /// Runs each negotiator over the offers made for it. Returns at most one agreement per

@@ -8,7 +8,8 @@ public struct SHA1: Sendable {
     private var h2: UInt32 = 0x98BA_DCFE
     private var h3: UInt32 = 0x1032_5476
     private var h4: UInt32 = 0xC3D2_E1F0
-    private var block = [UInt8](repeating: 0, count: 64)
+    /// The block being filled, inline (64 bytes).
+    private var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var blockCount = 0
     private var totalLength: UInt64 = 0
 
@@ -24,12 +25,28 @@ public struct SHA1: Sendable {
 
     /// Feeds more bytes to the hash.
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        for byte in bytes {
-            block[blockCount] = byte
-            blockCount += 1
-            totalLength &+= 1
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+        if done == nil {
+            let array = Array(bytes)
+            array.withUnsafeBytes { update($0) }
+        }
+    }
+
+    /// Feeds more bytes to the hash.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        var index = 0
+        totalLength &+= UInt64(bytes.count)
+        while index < bytes.count {
+            let take = min(64 - blockCount, bytes.count - index)
+            let offset = blockCount
+            withUnsafeMutableBytes(of: &block) { raw in
+                raw.baseAddress!.advanced(by: offset).copyMemory(from: bytes.baseAddress!.advanced(by: index), byteCount: take)
+            }
+            blockCount += take
+            index += take
             if blockCount == 64 {
-                compressBlock()
+                let copy = block
+                withUnsafeBytes(of: copy) { compress($0) }
                 blockCount = 0
             }
         }
@@ -38,23 +55,28 @@ public struct SHA1: Sendable {
     /// Pads the message and returns the 20-byte digest. The hash must not be fed after this.
     public mutating func finalize() -> [UInt8] {
         let bitLength = totalLength &* 8
-        update(CollectionOfOne(0x80))
-        while blockCount != 56 { update(CollectionOfOne(0)) }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            update(CollectionOfOne(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))))
+        var padding: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let padCount = blockCount < 56 ? 56 - blockCount : 120 - blockCount
+        withUnsafeMutableBytes(of: &padding) { raw in
+            raw[0] = 0x80
+            for i in 0..<8 { raw[padCount + i] = UInt8(truncatingIfNeeded: bitLength >> UInt64(56 - 8 * i)) }
+            let length = totalLength
+            update(UnsafeRawBufferPointer(rebasing: raw[0..<(padCount + 8)]))
+            totalLength = length
         }
-        var digest = [UInt8]()
-        digest.reserveCapacity(20)
-        for word in [h0, h1, h2, h3, h4] {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
+        return [UInt8](unsafeUninitializedCapacity: 20) { out, count in
+            let raw = UnsafeMutableRawPointer(out.baseAddress!)
+            raw.storeBytes(of: h0.bigEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: h1.bigEndian, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: h2.bigEndian, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: h3.bigEndian, toByteOffset: 12, as: UInt32.self)
+            raw.storeBytes(of: h4.bigEndian, toByteOffset: 16, as: UInt32.self)
+            count = 20
         }
-        return digest
     }
 
-    private mutating func compressBlock() {
+    /// The SHA-1 compression function over one 64-byte block.
+    private mutating func compress(_ chunk: UnsafeRawBufferPointer) {
         var w = (
             UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
             UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0)
@@ -62,31 +84,29 @@ public struct SHA1: Sendable {
         withUnsafeMutableBytes(of: &w) { words in
             let w32 = words.bindMemory(to: UInt32.self)
             for t in 0..<16 {
-                w32[t] = UInt32(block[t * 4]) << 24 | UInt32(block[t * 4 + 1]) << 16
-                    | UInt32(block[t * 4 + 2]) << 8 | UInt32(block[t * 4 + 3])
+                w32[t] = UInt32(bigEndian: chunk.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
             }
             var a = h0, b = h1, c = h2, d = h3, e = h4
-            for t in 0..<80 {
+            @inline(__always) func word(_ t: Int) -> UInt32 {
                 let s = t & 15
                 if t >= 16 {
                     let x = w32[(s + 13) & 15] ^ w32[(s + 8) & 15] ^ w32[(s + 2) & 15] ^ w32[s]
                     w32[s] = x << 1 | x >> 31
                 }
-                let f: UInt32
-                let k: UInt32
-                switch t {
-                case 0..<20: f = (b & c) | (~b & d); k = 0x5A82_7999
-                case 20..<40: f = b ^ c ^ d; k = 0x6ED9_EBA1
-                case 40..<60: f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC
-                default: f = b ^ c ^ d; k = 0xCA62_C1D6
-                }
-                let temp = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w32[s]
+                return w32[s]
+            }
+            @inline(__always) func round(_ f: UInt32, _ k: UInt32, _ w: UInt32) {
+                let temp = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w
                 e = d
                 d = c
                 c = b << 30 | b >> 2
                 b = a
                 a = temp
             }
+            for t in 0..<20 { round((b & c) | (~b & d), 0x5A82_7999, word(t)) }
+            for t in 20..<40 { round(b ^ c ^ d, 0x6ED9_EBA1, word(t)) }
+            for t in 40..<60 { round((b & c) | (b & d) | (c & d), 0x8F1B_BCDC, word(t)) }
+            for t in 60..<80 { round(b ^ c ^ d, 0xCA62_C1D6, word(t)) }
             h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e
         }
     }
@@ -117,17 +137,23 @@ public enum Base64 {
     /// The length must be a multiple of 4, padding only at the end, and the bits that padding
     /// leaves over must be zero, so every byte string has exactly one accepted encoding.
     public static func decode<Text: StringProtocol>(_ text: Text) -> [UInt8]? {
-        let chars = Array(text.utf8)
+        var text = String(text)
+        return text.withUTF8 { decode($0) }
+    }
+
+    /// Decodes canonical padded Base64 from UTF-8 bytes, or returns nil if it is not that.
+    public static func decode(_ chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard chars.count % 4 == 0 else { return nil }
         var out = [UInt8]()
         out.reserveCapacity(chars.count / 4 * 3)
         var index = 0
         while index < chars.count {
             let isLast = index + 4 == chars.count
-            var values: [UInt8] = [0, 0, 0, 0]
+            var group: UInt32 = 0
             var padding = 0
             for j in 0..<4 {
                 let c = chars[index + j]
+                group <<= 6
                 if c == UInt8(ascii: "=") {
                     // Padding may fill only the last one or two places of the last group.
                     guard isLast, j >= 2 else { return nil }
@@ -135,11 +161,13 @@ public enum Base64 {
                     continue
                 }
                 guard padding == 0, let v = value(of: c) else { return nil }
-                values[j] = v
+                group |= UInt32(v)
             }
-            out.append(values[0] << 2 | values[1] >> 4)
-            if padding < 2 { out.append(values[1] << 4 | values[2] >> 2) } else if values[1] & 0x0F != 0 { return nil }
-            if padding < 1 { out.append(values[2] << 6 | values[3]) } else if padding == 1 && values[2] & 0x03 != 0 { return nil }
+            // The bits that padding leaves over must be zero.
+            guard padding == 0 || group & (padding == 2 ? 0xFFFF : 0xFF) == 0 else { return nil }
+            out.append(UInt8(truncatingIfNeeded: group >> 16))
+            if padding < 2 { out.append(UInt8(truncatingIfNeeded: group >> 8)) }
+            if padding < 1 { out.append(UInt8(truncatingIfNeeded: group)) }
             index += 4
         }
         return out
