@@ -19,7 +19,9 @@ let package = Package(
         // RFC 6455 as a sans-I/O engine: bytes in, events out.
         .target(name: "WebSocketCore", dependencies: ["CZlib"]),
         // POSIX sockets and Dispatch around WebSocketCore.
-        .target(name: "WebSocketServer", dependencies: ["WebSocketCore"]),
+        .target(name: "WebSocketServer", dependencies: ["WebSocketCore", "CWebSocketShims"]),
+        // accept4(2), which Swift's Glibc module does not declare.
+        .target(name: "CWebSocketShims"),
 
         .executableTarget(name: "websocket-echo", dependencies: ["WebSocketServer"], path: "Examples/websocket-echo"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore"], path: "Benchmarks/websocket-core-bench"),

@@ -1,1 +1,64 @@
-print("placeholder")
+// websocket-echo: echoes every text and binary message on any path, unchanged and in order.
+//
+//   swift run -c release websocket-echo --port 9001 [--host 127.0.0.1] [--compression] [--max-message-size BYTES]
+//
+// The target of the conformance and load tests. SIGINT or SIGTERM shuts it down gracefully.
+import Dispatch
+import WebSocketCore
+import WebSocketServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 9001)
+configuration.engine.maxMessageSize = 64 << 20
+configuration.engine.maxFrameSize = 64 << 20
+
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--port": configuration.port = Int(arguments.popFirst() ?? "") ?? configuration.port
+    case "--host": configuration.host = arguments.popFirst() ?? configuration.host
+    case "--max-message-size":
+        let size = Int(arguments.popFirst() ?? "") ?? configuration.engine.maxMessageSize
+        configuration.engine.maxMessageSize = size
+        configuration.engine.maxFrameSize = size
+    case "--compression": configuration.extensions = [PerMessageDeflate()]
+    case "--help", "-h":
+        print("usage: websocket-echo [--host HOST] [--port PORT] [--compression] [--max-message-size BYTES]")
+        exit(0)
+    default:
+        print("unknown argument: \(argument)")
+        exit(2)
+    }
+}
+
+let server = WebSocketServer(configuration: configuration)
+server.webSocket("*") { socket in
+    socket.onMessage { socket, message in socket.send(message) }
+}
+
+do {
+    let address = try server.start()
+    print("websocket-echo listening on ws://\(address)/")
+} catch {
+    print("websocket-echo: \(error)")
+    exit(1)
+}
+
+// Graceful shutdown on SIGINT and SIGTERM: 1001 to every client, then exit.
+signal(SIGINT, SIG_IGN)
+signal(SIGTERM, SIG_IGN)
+var signalSources: [any DispatchSourceSignal] = []
+for signalNumber in [SIGINT, SIGTERM] {
+    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+    source.setEventHandler {
+        Task {
+            await server.shutdown(timeout: .seconds(2))
+            exit(0)
+        }
+    }
+    source.resume()
+    signalSources.append(source)
+}
+dispatchMain()

@@ -580,8 +580,16 @@ public struct WebSocketEngine {
 
     /// Takes the frames queued so far, in order.
     public mutating func takeOutbound() -> [OutboundFrame] {
-        defer { outbound.removeAll(keepingCapacity: true) }
-        return outbound
+        let frames = outbound
+        outbound = []
+        return frames
+    }
+
+    /// Passes each queued frame to `body`, in order, and empties the queue (keeping its
+    /// storage, so a steady stream of sends allocates nothing here).
+    public mutating func drainOutbound(_ body: (OutboundFrame) -> Void) {
+        for frame in outbound { body(frame) }
+        outbound.removeAll(keepingCapacity: true)
     }
 
     /// Takes the frames queued so far as one byte array (a copy; for tests and simple writers).

@@ -1,0 +1,160 @@
+import WebSocketCore
+
+/// How much a server logs, from the most to the least detail.
+public enum LogLevel: Int, Sendable, Hashable, Comparable {
+    /// Every connection event.
+    case debug
+    /// Start, stop and notable events.
+    case info
+    /// Something went wrong with one connection or with accepting.
+    case warning
+    /// The server itself failed.
+    case error
+
+    /// Orders levels from `debug` to `error`.
+    public static func < (lhs: LogLevel, rhs: LogLevel) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// Receives the server's log lines: a level, a message and key-value metadata. Bridge it to
+/// your logger (swift-log, os_log, print).
+public typealias LogHandler = @Sendable (_ level: LogLevel, _ message: String, _ metadata: [String: String]) -> Void
+
+/// What a connection does when more than ``WebSocketServer/Configuration/highWaterMark`` bytes
+/// are waiting to be written to a slow peer.
+public enum BackpressurePolicy: Sendable, Hashable {
+    /// Stop reading from the peer until its queue drains below the mark. An echo or a
+    /// request-response protocol then slows to the peer's pace; memory stays near the mark.
+    case pauseReading
+    /// Close the connection with 1008 (Policy Violation).
+    case close
+    /// Do nothing; the application watches ``WebSocket/bufferedAmount`` and ``WebSocket/onDrain(_:)``.
+    case report
+}
+
+extension WebSocketServer {
+    /// Everything about how a server listens, times out and limits.
+    public struct Configuration: Sendable {
+        /// The address to listen on: `127.0.0.1`, `0.0.0.0`, `::1`, `::`, `localhost`.
+        public var host: String
+        /// The port; 0 picks a free one (``WebSocketServer/localAddress`` tells which).
+        public var port: Int
+        /// The listen backlog.
+        public var backlog: Int32
+        /// Set `SO_REUSEPORT`, so that several processes can listen on one port.
+        public var reusePort: Bool
+        /// Set `TCP_NODELAY` on every connection (no Nagle delay for small messages).
+        public var noDelay: Bool
+        /// Serial queues that connections are spread over; default one per core.
+        public var loopCount: Int
+        /// Bytes read from a socket at a time, into a buffer each queue owns.
+        public var readBufferSize: Int
+
+        /// Time allowed from accept until the request head has arrived (slowloris guard).
+        public var handshakeTimeout: Duration
+        /// Send a ping after this long without hearing from the peer; nil turns keepalive off.
+        public var idlePingInterval: Duration?
+        /// Time allowed for a pong (or any frame) after a keepalive ping, else the connection
+        /// is dropped and reported as 1006.
+        public var pongTimeout: Duration
+        /// Time allowed for the closing handshake and the TCP close after it.
+        public var closeTimeout: Duration
+        /// Close connections with 1001 after this long, if set.
+        public var maxLifetime: Duration?
+        /// How often deadlines are checked; timeouts fire within this of their time.
+        public var timerResolution: Duration
+
+        /// The most connections at once (HTTP and WebSocket); the excess gets 503.
+        public var maxConnections: Int
+        /// Limits on the request head (431 beyond them).
+        public var headLimits: HTTPHeadLimits
+        /// Frame and message limits (1009 beyond them) and message delivery.
+        public var engine: WebSocketEngine.Configuration
+        /// Bytes queued for a peer beyond which ``backpressure`` applies.
+        public var highWaterMark: Int
+        /// What happens above ``highWaterMark``.
+        public var backpressure: BackpressurePolicy
+        /// Extensions offered to clients, in order of preference (permessage-deflate).
+        public var extensions: [any ExtensionNegotiator]
+        /// Where log lines go; nil logs nothing.
+        public var logHandler: LogHandler?
+        /// The least severe level passed to ``logHandler``.
+        public var logLevel: LogLevel
+
+        /// A configuration for `host:port` with sensible defaults for everything else.
+        public init(host: String = "127.0.0.1", port: Int = 8080) {
+            self.host = host
+            self.port = port
+            backlog = 1024
+            reusePort = false
+            noDelay = true
+            loopCount = max(1, System.coreCount)
+            readBufferSize = 64 << 10
+            handshakeTimeout = .seconds(10)
+            idlePingInterval = .seconds(30)
+            pongTimeout = .seconds(10)
+            closeTimeout = .seconds(5)
+            maxLifetime = nil
+            timerResolution = .milliseconds(100)
+            maxConnections = 10_000
+            headLimits = HTTPHeadLimits()
+            engine = WebSocketEngine.Configuration()
+            highWaterMark = 1 << 20
+            backpressure = .pauseReading
+            extensions = []
+            logHandler = nil
+            logLevel = .info
+        }
+    }
+}
+
+/// What the upgrade hook sees of a handshake.
+public struct UpgradeContext: Sendable {
+    /// The validated request: path, query, headers, Origin, offered subprotocols and extensions.
+    public var request: UpgradeRequest
+    /// The peer's address, if known.
+    public var remoteAddress: SocketAddress?
+}
+
+/// The upgrade hook's answer.
+public enum UpgradeDecision: Sendable {
+    /// Accept the connection.
+    ///
+    /// - Parameters:
+    ///   - subprotocol: one of the offered subprotocols, or nil.
+    ///   - headers: extra headers for the 101 response.
+    ///   - userInfo: per-connection state, available as ``WebSocket/userInfo``.
+    case accept(subprotocol: String? = nil, headers: HTTPHeaders = HTTPHeaders(), userInfo: (any Sendable)? = nil)
+    /// Refuse it with an HTTP response (a 401, a 403 ...).
+    case reject(HTTPResponse)
+
+    /// Accept with no subprotocol, no extra headers and no user state.
+    public static var accept: UpgradeDecision { .accept() }
+}
+
+/// The hook that decides each upgrade on a route: it may look anything up, asynchronously.
+public typealias UpgradeHook = @Sendable (UpgradeContext) async -> UpgradeDecision
+
+/// A plain HTTP handler: the request head in, the response out. HEAD is answered with the GET
+/// response's head.
+public typealias HTTPHandler = @Sendable (HTTPRequestHead) -> HTTPResponse
+
+enum System {
+    static var coreCount: Int {
+        #if canImport(Glibc)
+        return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        #else
+        return 2
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}

@@ -1,0 +1,620 @@
+import Dispatch
+import Synchronization
+import WebSocketCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Bytes waiting to be written: a frame header (or none, for HTTP) and a payload.
+struct WriteItem {
+    var header: EncodedFrameHeader?
+    var payload: [UInt8]
+    /// Application bytes this item completes, subtracted from `bufferedAmount` once written.
+    var accounted: Int
+    var count: Int { (header?.count ?? 0) + payload.count }
+}
+
+/// One accepted socket, from the first byte of its request to its close.
+///
+/// It parses the HTTP head, routes it, runs the upgrade, then drives a ``WebSocketEngine``:
+/// reads feed the engine, the engine's events go to the ``WebSocket`` object, the engine's
+/// frames are written with `sendmsg` (header and payload as separate iovecs, never copied).
+///
+/// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
+/// only through `loop.execute`.
+final class Connection: @unchecked Sendable {
+    enum Phase {
+        /// Reading the request head.
+        case http
+        /// The upgrade hook is deciding.
+        case upgrading
+        /// WebSocket frames flow.
+        case open
+        /// Writing what is queued, then shutting down the write side (after an HTTP response or the close handshake).
+        case finishing
+        /// Write side shut; discarding input until the peer closes or the close timeout.
+        case draining
+        /// The socket is closed.
+        case closed
+    }
+
+    /// Why reading is paused; reading resumes when no reason is left.
+    struct PauseReasons: OptionSet {
+        let rawValue: UInt8
+        static let backpressure = PauseReasons(rawValue: 1)
+        static let consumer = PauseReasons(rawValue: 2)
+        static let upgrade = PauseReasons(rawValue: 4)
+    }
+
+    let fd: Int32
+    let loop: EventLoop
+    let server: ServerCore
+    let remoteAddress: SocketAddress?
+    private(set) var phase: Phase = .http
+    private var parser: HTTPHeadParser
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var writeSourceRunning = false
+    private var pauseReasons: PauseReasons = []
+    private var pending: [WriteItem] = []
+    private var pendingHead = 0
+    private var pendingOffset = 0
+    private(set) var engine: WebSocketEngine?
+    private(set) var socket: WebSocket?
+    private var route: WebSocketRoute?
+
+    private var handshakeDeadline: UInt64 = 0
+    private var closeDeadline: UInt64 = 0
+    private var lifetimeDeadline: UInt64 = 0
+    private var lastInput: UInt64 = 0
+    private var pingSentAt: UInt64 = 0
+    private var closeReported = false
+    private var terminatedLocally = false
+
+    init(fd: Int32, loop: EventLoop, server: ServerCore, remoteAddress: SocketAddress?) {
+        self.fd = fd
+        self.loop = loop
+        self.server = server
+        self.remoteAddress = remoteAddress
+        parser = HTTPHeadParser(limits: server.configuration.headLimits)
+    }
+
+    // MARK: - Life cycle
+
+    /// Starts reading. On the queue. `initialBytes` were read by someone else before handing
+    /// the socket over; `head` is a request head they parsed already.
+    func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
+        loop.add(self)
+        let now = Monotonic.now
+        handshakeDeadline = now + server.configuration.handshakeTimeout.nanoseconds
+        lastInput = now
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        source.setEventHandler { [unowned self] in self.readable() }
+        source.setCancelHandler { [fd] in _ = Glibc.close(fd) }
+        readSource = source
+        source.resume()
+        if let head {
+            routeRequest(head, remainder: initialBytes)
+        } else if !initialBytes.isEmpty {
+            initialBytes.withUnsafeBytes { handleInput($0) }
+        }
+    }
+
+    private func readable() {
+        guard phase != .closed else { return }
+        let buffer = loop.readBuffer
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                lastInput = Monotonic.now
+                pingSentAt = 0
+                server.metrics.bytesIn.add(n, ordering: .relaxed)
+                handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                return
+            }
+            if n == 0 {
+                peerClosed()
+                return
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return
+            default:
+                transportFailed(SystemError(call: "read", errno: errno))
+                return
+            }
+        }
+    }
+
+    private func handleInput(_ bytes: UnsafeRawBufferPointer) {
+        switch phase {
+        case .http:
+            parseHead(bytes)
+        case .open:
+            engine!.receive(bytes)
+            processEngineEvents()
+        case .upgrading:
+            // Reading is paused while the hook decides; bytes read before the pause wait in the parser's remainder.
+            break
+        case .finishing, .draining, .closed:
+            break  // input after the close handshake, or after an HTTP response, is discarded
+        }
+    }
+
+    // MARK: - HTTP and the upgrade
+
+    private func parseHead(_ bytes: UnsafeRawBufferPointer) {
+        do {
+            switch try parser.parseRequest(bytes) {
+            case .needMoreData:
+                return
+            case .complete(let head, let remainder):
+                routeRequest(head, remainder: remainder)
+            }
+        } catch {
+            reject(error.response, reason: error.reason)
+        }
+    }
+
+    private func routeRequest(_ head: HTTPRequestHead, remainder: [UInt8]) {
+        switch server.routes.match(head.path) {
+        case .none:
+            reject(HTTPResponse.text(404, "Not Found\n", headers: ["Connection": "close"]), reason: "no route for \(head.path)")
+        case .http(let handler):
+            guard head.method == "GET" || head.method == "HEAD" else {
+                reject(HTTPResponse.text(405, "Method Not Allowed\n", headers: ["Allow": "GET, HEAD", "Connection": "close"]), reason: "method \(head.method)")
+                return
+            }
+            var response = handler(head)
+            response.headers.replaceOrAdd(name: "Connection", value: "close")
+            server.metrics.httpResponses.add(1, ordering: .relaxed)
+            phase = .finishing
+            enqueue(WriteItem(header: nil, payload: response.serialized(includeBody: head.method != "HEAD"), accounted: 0))
+            flush()
+        case .webSocket(let route):
+            let request: UpgradeRequest
+            do {
+                request = try ServerHandshake.validate(head)
+            } catch {
+                reject(error.response, reason: error.reason)
+                return
+            }
+            if let origins = route.allowedOrigins, let origin = request.origin, !origins.contains(origin) {
+                reject(HTTPResponse.text(403, "Origin not allowed\n", headers: ["Connection": "close"]), reason: "origin \(origin)")
+                return
+            }
+            self.route = route
+            phase = .upgrading
+            guard let hook = route.upgradeHook else {
+                completeUpgrade(.accept, request: request, remainder: remainder)
+                return
+            }
+            pause(.upgrade)
+            let context = UpgradeContext(request: request, remoteAddress: remoteAddress)
+            Task { [self] in
+                let decision = await hook(context)
+                loop.execute { self.completeUpgrade(decision, request: request, remainder: remainder) }
+            }
+        }
+    }
+
+    private func completeUpgrade(_ decision: UpgradeDecision, request: UpgradeRequest, remainder: [UInt8]) {
+        guard phase == .upgrading, let route else { return }
+        switch decision {
+        case .reject(var response):
+            response.headers.replaceOrAdd(name: "Connection", value: "close")
+            reject(response, reason: "rejected by the upgrade hook")
+        case .accept(let subprotocol, let headers, let userInfo):
+            let agreements: [ExtensionAgreement]
+            let response: HTTPResponse
+            do {
+                agreements = try ServerHandshake.negotiateExtensions(request, with: server.configuration.extensions)
+                response = try ServerHandshake.acceptResponse(for: request, subprotocol: subprotocol,
+                                                              extensions: agreements.map(\.response), headers: headers)
+            } catch {
+                reject(error.response, reason: error.reason)
+                return
+            }
+            enqueue(WriteItem(header: nil, payload: response.serialized(), accounted: 0))
+            engine = WebSocketEngine(role: .server, configuration: server.configuration.engine, extensionCodec: agreements.first?.makeCodec())
+            let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
+                                   extensions: agreements.map(\.response), userInfo: userInfo, streams: route.streamsMessages)
+            self.socket = socket
+            phase = .open
+            let now = Monotonic.now
+            handshakeDeadline = 0
+            lastInput = now
+            if let lifetime = server.configuration.maxLifetime { lifetimeDeadline = now + lifetime.nanoseconds }
+            server.metrics.handshakesAccepted.add(1, ordering: .relaxed)
+            server.opened(socket, path: request.path)
+            log(.debug, "WebSocket open", ["path": request.path])
+            flush()
+            route.open(socket)
+            if !remainder.isEmpty, phase == .open {
+                remainder.withUnsafeBytes { engine!.receive($0) }
+                processEngineEvents()
+            }
+            resume(.upgrade)
+        }
+    }
+
+    /// Answers with an HTTP error and closes.
+    private func reject(_ response: HTTPResponse, reason: String) {
+        server.metrics.rejected(status: response.status)
+        log(.debug, "Handshake refused", ["status": String(response.status), "reason": reason])
+        phase = .finishing
+        handshakeDeadline = 0
+        enqueue(WriteItem(header: nil, payload: response.serialized(), accounted: 0))
+        flush()
+    }
+
+    // MARK: - WebSocket
+
+    /// Hands the engine's events to the WebSocket object, then writes the engine's frames.
+    private func processEngineEvents() {
+        while phase == .open, let event = engine!.nextEvent() {
+            switch event {
+            case .message(let message):
+                server.metrics.messagesIn.add(1, ordering: .relaxed)
+                socket?.deliver(message)
+            case .fragment(let fragment):
+                if fragment.isFinal { server.metrics.messagesIn.add(1, ordering: .relaxed) }
+                socket?.deliver(fragment)
+            case .ping(let payload):
+                socket?.deliverPing(payload)
+            case .pong(let payload):
+                socket?.deliverPong(payload)
+            case .close:
+                break  // reported when the socket closes
+            case .failure(let error):
+                log(.debug, "Protocol error", ["code": String(error.code.rawValue), "reason": error.reason])
+                socket?.deliverError(WebSocketError.protocolError(error))
+            }
+        }
+        flushEngine()
+    }
+
+    /// Moves the engine's frames to the write queue and writes; starts the TCP close once the
+    /// closing handshake is over.
+    func flushEngine(accounting: Int = 0) {
+        guard engine != nil else { return }
+        if engine!.hasOutbound {
+            engine!.drainOutbound { frame in
+                pending.append(WriteItem(header: frame.header, payload: frame.payload, accounted: 0))
+            }
+            pending[pending.count - 1].accounted = accounting
+            flush()
+        } else if accounting > 0 {
+            socket?.bufferedAmountChanged(by: -accounting)
+        }
+        let state = engine!.readyState
+        if phase == .open, state == .closed {
+            phase = .finishing
+            flush()
+        } else if phase == .open, state == .closing, closeDeadline == 0 {
+            closeDeadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
+        }
+        checkBackpressure()
+    }
+
+    /// Sends a message for the application. On the queue. `accounted` bytes were added to
+    /// `bufferedAmount` by the caller and come off as the frames are written.
+    func send(_ message: Message, compress: Bool?, accounted: Int) -> Bool {
+        guard phase == .open, engine != nil else {
+            socket?.bufferedAmountChanged(by: -accounted)
+            return false
+        }
+        do {
+            try engine!.send(message, compress: compress)
+        } catch {
+            socket?.bufferedAmountChanged(by: -accounted)
+            return false
+        }
+        server.metrics.messagesOut.add(1, ordering: .relaxed)
+        flushEngine(accounting: accounted)
+        return true
+    }
+
+    /// Queues prebuilt frames (a broadcast). On the queue.
+    func send(prebuilt frames: [OutboundFrame], accounted: Int) -> Bool {
+        guard phase == .open, engine != nil, (try? engine!.send(prebuilt: frames)) != nil else {
+            socket?.bufferedAmountChanged(by: -accounted)
+            return false
+        }
+        server.metrics.messagesOut.add(1, ordering: .relaxed)
+        flushEngine(accounting: accounted)
+        return true
+    }
+
+    func ping(_ payload: [UInt8]) {
+        guard phase == .open, (try? engine!.ping(payload)) != nil else { return }
+        flushEngine()
+    }
+
+    func close(code: CloseCode?, reason: String) {
+        guard phase == .open, (try? engine!.close(code: code, reason: reason)) != nil else { return }
+        flushEngine()
+    }
+
+    /// Drops the connection without a closing handshake.
+    func terminate() {
+        guard phase != .closed else { return }
+        terminatedLocally = true
+        closeSocket()
+    }
+
+    // MARK: - Backpressure
+
+    private func checkBackpressure() {
+        guard let socket else { return }
+        let buffered = socket.bufferedAmount
+        let mark = server.configuration.highWaterMark
+        if buffered > mark {
+            switch server.configuration.backpressure {
+            case .pauseReading: pause(.backpressure)
+            case .close:
+                if phase == .open {
+                    log(.info, "Closing a connection over its high-water mark", ["buffered": String(buffered)])
+                    close(code: .policyViolation, reason: "Too much data queued")
+                }
+            case .report: break
+            }
+        } else if pauseReasons.contains(.backpressure) {
+            resume(.backpressure)
+        }
+    }
+
+    func pause(_ reason: PauseReasons) {
+        let wasRunning = pauseReasons.isEmpty
+        pauseReasons.insert(reason)
+        if wasRunning, let readSource, phase != .closed { readSource.suspend() }
+    }
+
+    func resume(_ reason: PauseReasons) {
+        guard pauseReasons.contains(reason) else { return }
+        pauseReasons.remove(reason)
+        if pauseReasons.isEmpty, let readSource, phase != .closed { readSource.resume() }
+    }
+
+    // MARK: - Writing
+
+    private func enqueue(_ item: WriteItem) {
+        pending.append(item)
+    }
+
+    /// Writes as much of the queue as the socket takes; waits for writability for the rest.
+    private func flush() {
+        while pendingHead < pending.count && phase != .closed {
+            let written = writeBatch()
+            if written < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code == EAGAIN || code == EWOULDBLOCK {
+                    startWriteSource()
+                    return
+                }
+                transportFailed(SystemError(call: "sendmsg", errno: code))
+                return
+            }
+            server.metrics.bytesOut.add(written, ordering: .relaxed)
+            consume(written)
+        }
+        guard phase != .closed else { return }
+        stopWriteSource()
+        drained()
+    }
+
+    /// One `sendmsg` of up to 64 queued items, each as a header iovec and a payload iovec.
+    private func writeBatch() -> Int {
+        let end = min(pending.count, pendingHead + EventLoop.iovecCapacity / 2)
+        let headers = loop.headerScratch
+        var iovCount = 0
+        func fill(_ index: Int) -> Int {
+            if index == end {
+                var message = msghdr()
+                message.msg_iov = loop.iovecs
+                message.msg_iovlen = iovCount
+                return Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            }
+            var skip = index == pendingHead ? pendingOffset : 0
+            let item = pending[index]
+            if let header = item.header {
+                if skip < header.count {
+                    let slot = headers + 16 * (index - pendingHead)
+                    header.withUnsafeBytes { slot.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    loop.iovecs[iovCount] = iovec(iov_base: slot + skip, iov_len: header.count - skip)
+                    iovCount += 1
+                    skip = 0
+                } else {
+                    skip -= header.count
+                }
+            }
+            return item.payload.withUnsafeBytes { payload in
+                if payload.count > skip {
+                    loop.iovecs[iovCount] = iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress! + skip), iov_len: payload.count - skip)
+                    iovCount += 1
+                }
+                return fill(index + 1)
+            }
+        }
+        return fill(pendingHead)
+    }
+
+    /// Drops `written` bytes from the front of the queue.
+    private func consume(_ written: Int) {
+        var left = written
+        var released = 0
+        while left > 0 && pendingHead < pending.count {
+            let remaining = pending[pendingHead].count - pendingOffset
+            if left >= remaining {
+                left -= remaining
+                released += pending[pendingHead].accounted
+                pending[pendingHead] = WriteItem(header: nil, payload: [], accounted: 0)
+                pendingHead += 1
+                pendingOffset = 0
+            } else {
+                pendingOffset += left
+                left = 0
+            }
+        }
+        if pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        } else if pendingHead >= 64 {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+        if released > 0 { socket?.bufferedAmountChanged(by: -released) }
+    }
+
+    private func startWriteSource() {
+        if writeSource == nil {
+            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+            source.setEventHandler { [unowned self] in self.flush() }
+            writeSource = source
+        }
+        if !writeSourceRunning {
+            writeSourceRunning = true
+            writeSource!.resume()
+        }
+        checkBackpressure()
+    }
+
+    private func stopWriteSource() {
+        if writeSourceRunning {
+            writeSourceRunning = false
+            writeSource!.suspend()
+        }
+    }
+
+    /// Everything queued has been written.
+    private func drained() {
+        switch phase {
+        case .finishing:
+            // The response or the closing handshake is out: shut down our side and wait for the peer's FIN.
+            shutdown(fd, Int32(SHUT_WR))
+            phase = .draining
+            let deadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
+            closeDeadline = closeDeadline == 0 ? deadline : min(closeDeadline, deadline)
+            if pauseReasons.isEmpty == false, let readSource {
+                pauseReasons = []
+                readSource.resume()
+            }
+        case .open:
+            checkBackpressure()
+            socket?.drained(below: server.configuration.highWaterMark)
+        default:
+            break
+        }
+    }
+
+    // MARK: - Deadlines
+
+    func checkDeadlines(now: UInt64) {
+        switch phase {
+        case .http, .upgrading:
+            if handshakeDeadline != 0 && now >= handshakeDeadline {
+                log(.debug, "Handshake timed out", [:])
+                server.metrics.rejected(status: 408)
+                closeSocket()
+            }
+        case .open:
+            if closeDeadline != 0 && now >= closeDeadline {
+                log(.debug, "Closing handshake timed out", [:])
+                closeSocket()
+                return
+            }
+            if lifetimeDeadline != 0 && now >= lifetimeDeadline {
+                lifetimeDeadline = 0
+                close(code: .goingAway, reason: "Maximum connection lifetime reached")
+                return
+            }
+            if let interval = server.configuration.idlePingInterval {
+                if pingSentAt != 0 {
+                    if now >= pingSentAt + server.configuration.pongTimeout.nanoseconds {
+                        log(.debug, "No pong in time; dropping the connection", [:])
+                        closeSocket()
+                    }
+                } else if now >= lastInput + interval.nanoseconds {
+                    pingSentAt = now
+                    ping([])
+                }
+            }
+        case .finishing, .draining:
+            if closeDeadline == 0 {
+                closeDeadline = now + server.configuration.closeTimeout.nanoseconds
+            } else if now >= closeDeadline {
+                closeSocket()
+            }
+        case .closed:
+            break
+        }
+    }
+
+    // MARK: - Closing
+
+    private func peerClosed() {
+        closeSocket()
+    }
+
+    private func transportFailed(_ error: SystemError) {
+        if phase == .open {
+            socket?.deliverError(WebSocketError.transport(error))
+        }
+        log(.debug, "Transport error", ["error": error.description])
+        closeSocket()
+    }
+
+    /// Closes the socket, releases the sources and reports the close once.
+    func closeSocket() {
+        guard phase != .closed else { return }
+        let wasWebSocket = socket != nil
+        phase = .closed
+        if let writeSource {
+            if !writeSourceRunning { writeSource.resume() }  // a suspended source must not be cancelled
+            writeSource.cancel()
+        }
+        writeSource = nil
+        writeSourceRunning = false
+        if let readSource {
+            if !pauseReasons.isEmpty { readSource.resume() }
+            pauseReasons = []
+            readSource.cancel()  // closes the descriptor in its cancel handler
+        } else {
+            _ = Glibc.close(fd)
+        }
+        readSource = nil
+        var released = 0
+        for item in pending[pendingHead...] { released += item.accounted }
+        pending = []
+        pendingHead = 0
+        if released > 0 { socket?.bufferedAmountChanged(by: -released) }
+        loop.remove(self)
+        server.connectionClosed()
+        if wasWebSocket, let socket, !closeReported {
+            closeReported = true
+            let event = closeEvent()
+            server.closed(socket)
+            log(.debug, "WebSocket closed", ["code": String(event.code.rawValue), "clean": String(event.wasClean)])
+            socket.deliverClose(event)
+        }
+        socket = nil
+        route = nil
+    }
+
+    /// The close as the browser's CloseEvent would report it.
+    private func closeEvent() -> CloseEvent {
+        guard let engine else { return CloseEvent(code: .abnormalClosure, reason: "", wasClean: false) }
+        if let failure = engine.failure {
+            return CloseEvent(code: failure.code, reason: failure.reason, wasClean: false)
+        }
+        if let received = engine.closeReceived, engine.closeSent != nil {
+            return CloseEvent(code: received.reportedCode, reason: received.reason, wasClean: true)
+        }
+        return CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
+    }
+
+    private func log(_ level: LogLevel, _ message: String, _ metadata: [String: String]) {
+        server.log(level, message, metadata.merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
+    }
+}

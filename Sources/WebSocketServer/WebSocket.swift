@@ -1,0 +1,389 @@
+import Dispatch
+import Synchronization
+import WebSocketCore
+
+/// How a connection ended, as the browser's `CloseEvent` reports it.
+public struct CloseEvent: Sendable, Hashable, CustomStringConvertible {
+    /// The close code: the peer's (1005 if its Close had none), the code this side failed the
+    /// connection with, or 1006 when the connection ended without a closing handshake.
+    public var code: CloseCode
+    /// The reason that came with the code.
+    public var reason: String
+    /// Whether the closing handshake completed.
+    public var wasClean: Bool
+
+    /// Makes a close event.
+    public init(code: CloseCode, reason: String, wasClean: Bool) {
+        self.code = code
+        self.reason = reason
+        self.wasClean = wasClean
+    }
+
+    /// `1000 (Normal Closure) "bye" clean`.
+    public var description: String { "\(code) \"\(reason)\" \(wasClean ? "clean" : "not clean")" }
+}
+
+/// Errors a connection reports.
+public enum WebSocketError: Error, Sendable, Hashable {
+    /// The peer broke the protocol; the connection is being closed with the error's code.
+    case protocolError(ProtocolError)
+    /// The socket failed (reset by the peer, for instance).
+    case transport(SystemError)
+    /// The connection is closing or closed, so the message was not sent.
+    case notOpen
+    /// A close code that may not be sent (below 1000, 1004-1006, 1015, 1016-2999, 5000 and up).
+    case invalidCloseCode(CloseCode)
+    /// A close reason over 123 bytes of UTF-8.
+    case closeReasonTooLong
+    /// A ping payload over 125 bytes.
+    case pingPayloadTooLarge
+}
+
+/// An open WebSocket connection on the server: send to it, close it, and hear from it through
+/// callbacks or the ``messages`` async sequence.
+///
+/// Callbacks run on the connection's serial queue, one at a time, in order. Set them in the
+/// route's open handler, which runs on that queue before any message is delivered. Every
+/// method may be called from any thread.
+///
+/// `@unchecked Sendable`: mutable state is either atomic (`readyState`, `bufferedAmount`) or
+/// confined to the connection's serial queue (handlers, waiters), which every method hops to.
+public final class WebSocket: @unchecked Sendable {
+    /// The upgrade request: path, query, headers, Origin, offered subprotocols.
+    public let request: UpgradeRequest
+    /// The subprotocol agreed in the handshake, if any.
+    public let subprotocol: String?
+    /// The extensions agreed in the handshake, as answered to the client.
+    public let extensions: [ExtensionOffer]
+    /// Per-connection state returned by the upgrade hook.
+    public let userInfo: (any Sendable)?
+    /// The peer's address, if known.
+    public var remoteAddress: SocketAddress? { connection.remoteAddress }
+
+    let connection: Connection
+    private let state = Atomic<Int>(ReadyState.open.rawValue)
+    private let buffered = Atomic<Int>(0)
+
+    // Confined to the connection's queue.
+    private var onMessage: (@Sendable (WebSocket, Message) -> Void)?
+    private var onFragment: (@Sendable (WebSocket, MessageFragment) -> Void)?
+    private var onPing: (@Sendable (WebSocket, [UInt8]) -> Void)?
+    private var onPong: (@Sendable (WebSocket, [UInt8]) -> Void)?
+    private var onClose: (@Sendable (WebSocket, CloseEvent) -> Void)?
+    private var onError: (@Sendable (WebSocket, WebSocketError) -> Void)?
+    private var onDrain: (@Sendable (WebSocket) -> Void)?
+    private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+    private var closeWaiters: [CheckedContinuation<CloseEvent, Never>] = []
+    private var aboveMark = false
+    private(set) var closeEvent: CloseEvent?
+    let stream: MessageStreamState?
+
+    init(connection: Connection, request: UpgradeRequest, subprotocol: String?, extensions: [ExtensionOffer], userInfo: (any Sendable)?, streams: Bool) {
+        self.connection = connection
+        self.request = request
+        self.subprotocol = subprotocol
+        self.extensions = extensions
+        self.userInfo = userInfo
+        stream = streams ? MessageStreamState(limit: 16) : nil
+        stream?.socket = self
+    }
+
+    /// The state, with the browser's names.
+    public var readyState: ReadyState { ReadyState(rawValue: state.load(ordering: .acquiring)) ?? .closed }
+
+    /// Bytes of messages sent but not yet written to the socket, as in the browser's API.
+    public var bufferedAmount: Int { buffered.load(ordering: .relaxed) }
+
+    func bufferedAmountChanged(by delta: Int) { buffered.add(delta, ordering: .relaxed) }
+
+    // MARK: - Sending
+
+    /// Sends a message. Returns at once; the bytes count in ``bufferedAmount`` until written.
+    /// A message sent after the connection started closing is dropped, as in the browser.
+    ///
+    /// - Parameter compress: nil lets the negotiated extension decide; false sends this message
+    ///   uncompressed.
+    public func send(_ message: Message, compress: Bool? = nil) {
+        let size = message.data.count
+        buffered.add(size, ordering: .relaxed)
+        let connection = self.connection
+        if connection.loop.isCurrent {
+            _ = connection.send(message, compress: compress, accounted: size)
+        } else {
+            connection.loop.queue.async { _ = connection.send(message, compress: compress, accounted: size) }
+        }
+    }
+
+    /// Sends a text message.
+    public func send(_ text: String, compress: Bool? = nil) { send(Message(kind: .text, data: Array(text.utf8)), compress: compress) }
+
+    /// Sends a binary message.
+    public func send(_ bytes: [UInt8], compress: Bool? = nil) { send(Message(kind: .binary, data: bytes), compress: compress) }
+
+    /// Sends a binary message from any contiguous bytes (`ArraySlice`, `Data`, ...).
+    public func send<Bytes: Sequence>(binary bytes: Bytes, compress: Bool? = nil) where Bytes.Element == UInt8 {
+        send(Message(kind: .binary, data: Array(bytes)), compress: compress)
+    }
+
+    /// Sends a message and returns once ``bufferedAmount`` is at or below the server's
+    /// high-water mark, so a producer never runs ahead of a slow peer.
+    /// - Throws: ``WebSocketError/notOpen`` if the connection is closing or closed.
+    public func send(_ message: Message, compress: Bool? = nil) async throws(WebSocketError) {
+        let size = message.data.count
+        buffered.add(size, ordering: .relaxed)
+        let connection = self.connection
+        let sent: Bool = await withCheckedContinuation { continuation in
+            connection.loop.execute {
+                guard connection.send(message, compress: compress, accounted: size) else {
+                    continuation.resume(returning: false)
+                    return
+                }
+                if self.bufferedAmount <= connection.server.configuration.highWaterMark {
+                    continuation.resume(returning: true)
+                } else if self.closeEvent != nil {
+                    continuation.resume(returning: false)
+                } else {
+                    self.aboveMark = true
+                    self.drainWaiters.append(continuation)
+                }
+            }
+        }
+        if !sent { throw .notOpen }
+    }
+
+    /// Sends a text message and waits as ``send(_:compress:)-(Message,_)`` does.
+    public func send(_ text: String, compress: Bool? = nil) async throws(WebSocketError) {
+        try await send(Message(kind: .text, data: Array(text.utf8)), compress: compress)
+    }
+
+    /// Sends a binary message and waits for room under the high-water mark.
+    public func send(_ bytes: [UInt8], compress: Bool? = nil) async throws(WebSocketError) {
+        try await send(Message(kind: .binary, data: bytes), compress: compress)
+    }
+
+    /// Sends a Ping; the peer answers with a Pong carrying the same payload (``onPong(_:)``).
+    public func ping(_ payload: [UInt8] = []) throws(WebSocketError) {
+        guard payload.count <= 125 else { throw .pingPayloadTooLarge }
+        let connection = self.connection
+        connection.loop.execute { connection.ping(payload) }
+    }
+
+    /// Starts the closing handshake. The connection closes when the peer answers, or after the
+    /// close timeout; ``onClose(_:)`` then reports it.
+    ///
+    /// - Throws: ``WebSocketError/invalidCloseCode(_:)`` for a code a browser would refuse to
+    ///   send (below 1000, 1004-1006, 1015, 1016-2999, 5000 and up), and
+    ///   ``WebSocketError/closeReasonTooLong`` for a reason over 123 bytes.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") throws(WebSocketError) {
+        guard code.isValidOnWire else { throw .invalidCloseCode(code) }
+        guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
+        state.store(max(state.load(ordering: .relaxed), ReadyState.closing.rawValue), ordering: .releasing)
+        let connection = self.connection
+        connection.loop.execute { connection.close(code: code, reason: reason) }
+    }
+
+    /// Drops the connection at once, without a closing handshake (reported as 1006).
+    public func terminate() {
+        let connection = self.connection
+        connection.loop.execute { connection.terminate() }
+    }
+
+    /// Waits until the connection has closed and returns how.
+    public func closed() async -> CloseEvent {
+        await withCheckedContinuation { continuation in
+            connection.loop.execute {
+                if let event = self.closeEvent {
+                    continuation.resume(returning: event)
+                } else {
+                    self.closeWaiters.append(continuation)
+                }
+            }
+        }
+    }
+
+    // MARK: - Callbacks
+
+    /// Calls `handler` with each whole message, on the connection's queue.
+    public func onMessage(_ handler: @escaping @Sendable (WebSocket, Message) -> Void) { setHandler { $0.onMessage = handler } }
+    /// Calls `handler` with each text message.
+    public func onText(_ handler: @escaping @Sendable (WebSocket, String) -> Void) {
+        onMessage { socket, message in if let text = message.text { handler(socket, text) } }
+    }
+    /// Calls `handler` with each piece of a message, when the route streams messages.
+    public func onFragment(_ handler: @escaping @Sendable (WebSocket, MessageFragment) -> Void) { setHandler { $0.onFragment = handler } }
+    /// Calls `handler` with each Ping's payload (the Pong has been sent already).
+    public func onPing(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPing = handler } }
+    /// Calls `handler` with each Pong's payload.
+    public func onPong(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPong = handler } }
+    /// Calls `handler` once, when the connection has closed.
+    public func onClose(_ handler: @escaping @Sendable (WebSocket, CloseEvent) -> Void) { setHandler { $0.onClose = handler } }
+    /// Calls `handler` with protocol and transport errors (the close follows).
+    public func onError(_ handler: @escaping @Sendable (WebSocket, WebSocketError) -> Void) { setHandler { $0.onError = handler } }
+    /// Calls `handler` when ``bufferedAmount`` falls back to the high-water mark or below after being above it.
+    public func onDrain(_ handler: @escaping @Sendable (WebSocket) -> Void) { setHandler { $0.onDrain = handler } }
+
+    private func setHandler(_ set: @escaping @Sendable (WebSocket) -> Void) {
+        connection.loop.execute { set(self) }
+    }
+
+    // MARK: - Async messages
+
+    /// The messages, as an async sequence. Reading from the peer pauses while 16 messages wait
+    /// unconsumed, so a slow consumer holds back a fast producer. Available on routes made
+    /// with an async handler; it ends when the connection closes.
+    public var messages: WebSocketMessages {
+        precondition(stream != nil, "messages is available on routes registered with an async handler")
+        return WebSocketMessages(state: stream!)
+    }
+
+    // MARK: - Delivery, on the connection's queue
+
+    func deliver(_ message: Message) {
+        if let stream {
+            if stream.push(message) { connection.pause(.consumer) }
+        }
+        onMessage?(self, message)
+    }
+
+    func deliver(_ fragment: MessageFragment) { onFragment?(self, fragment) }
+    func deliverPing(_ payload: [UInt8]) { onPing?(self, payload) }
+    func deliverPong(_ payload: [UInt8]) { onPong?(self, payload) }
+    func deliverError(_ error: WebSocketError) { onError?(self, error) }
+
+    func deliverClose(_ event: CloseEvent) {
+        state.store(ReadyState.closed.rawValue, ordering: .releasing)
+        closeEvent = event
+        stream?.finish()
+        let waiters = drainWaiters
+        drainWaiters = []
+        for waiter in waiters { waiter.resume(returning: false) }
+        let closers = closeWaiters
+        closeWaiters = []
+        for waiter in closers { waiter.resume(returning: event) }
+        let handler = onClose
+        onMessage = nil; onFragment = nil; onPing = nil; onPong = nil; onClose = nil; onError = nil; onDrain = nil
+        handler?(self, event)
+    }
+
+    /// Resumes async senders and calls the drain handler once below the mark.
+    func drained(below mark: Int) {
+        guard bufferedAmount <= mark else {
+            aboveMark = true
+            return
+        }
+        if !drainWaiters.isEmpty {
+            let waiters = drainWaiters
+            drainWaiters = []
+            for waiter in waiters { waiter.resume(returning: true) }
+        }
+        if aboveMark {
+            aboveMark = false
+            onDrain?(self)
+        }
+    }
+
+    func consumerCaughtUp() {
+        let connection = self.connection
+        connection.loop.execute { connection.resume(.consumer) }
+    }
+}
+
+/// The messages of a ``WebSocket`` as an async sequence; see ``WebSocket/messages``.
+public struct WebSocketMessages: AsyncSequence, Sendable {
+    /// Each element is a whole message.
+    public typealias Element = Message
+    /// Iteration never throws; it ends when the connection closes.
+    public typealias Failure = Never
+
+    let state: MessageStreamState
+
+    /// Iterates over the messages.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let state: MessageStreamState
+        /// The next message, or nil once the connection has closed and every message was taken.
+        public mutating func next() async -> Message? { await state.next() }
+        /// The next message, or nil at the end.
+        public mutating func next(isolation actor: isolated (any Actor)?) async -> Message? { await state.next() }
+    }
+
+    /// Makes an iterator. Iterate from one task at a time.
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(state: state) }
+}
+
+/// The buffer between the connection's queue and an async consumer.
+final class MessageStreamState: Sendable {
+    private struct Inner {
+        var buffer: [Message] = []
+        var head = 0
+        var waiter: CheckedContinuation<Message?, Never>?
+        var finished = false
+        var paused = false
+    }
+    private let inner = Mutex(Inner())
+    let limit: Int
+    private let socketBox = Mutex<WebSocket?>(nil)
+
+    init(limit: Int) { self.limit = limit }
+
+    var socket: WebSocket? {
+        get { socketBox.withLock { $0 } }
+        set { socketBox.withLock { $0 = newValue } }
+    }
+
+    /// Adds a message; returns true when the producer should pause.
+    func push(_ message: Message) -> Bool {
+        let (waiter, pause): (CheckedContinuation<Message?, Never>?, Bool) = inner.withLock { s in
+            if let waiter = s.waiter {
+                s.waiter = nil
+                return (waiter, false)
+            }
+            s.buffer.append(message)
+            let shouldPause = s.buffer.count - s.head >= limit
+            if shouldPause { s.paused = true }
+            return (nil, shouldPause)
+        }
+        waiter?.resume(returning: message)
+        return pause
+    }
+
+    func finish() {
+        let waiter = inner.withLock { s -> CheckedContinuation<Message?, Never>? in
+            s.finished = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume(returning: nil)
+        socketBox.withLock { $0 = nil }  // break the cycle
+    }
+
+    func next() async -> Message? {
+        await withCheckedContinuation { continuation in
+            let (message, done, resume): (Message?, Bool, Bool) = inner.withLock { s in
+                if s.head < s.buffer.count {
+                    let m = s.buffer[s.head]
+                    s.head += 1
+                    if s.head == s.buffer.count {
+                        s.buffer.removeAll(keepingCapacity: true)
+                        s.head = 0
+                    }
+                    var resume = false
+                    if s.paused && s.buffer.count - s.head < limit / 2 {
+                        s.paused = false
+                        resume = true
+                    }
+                    return (m, false, resume)
+                }
+                if s.finished { return (nil, true, false) }
+                s.waiter = continuation
+                return (nil, false, false)
+            }
+            if resume { socket?.consumerCaughtUp() }
+            if let message {
+                continuation.resume(returning: message)
+            } else if done {
+                continuation.resume(returning: nil)
+            }
+        }
+    }
+}
