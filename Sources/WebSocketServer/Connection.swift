@@ -288,6 +288,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounting)
         }
         let state = engine!.readyState
+        if state != .open { socket?.advanceState(to: state) }
         if phase == .open, state == .closed {
             phase = .finishing
             flush()
@@ -491,7 +492,9 @@ final class Connection: @unchecked Sendable {
     private func drained() {
         switch phase {
         case .finishing:
-            // The response or the closing handshake is out: shut down our side and wait for the peer's FIN.
+            // The response or the closing handshake is out: shut down our side and wait for the
+            // peer's FIN. The application hears of the close now; the socket itself follows.
+            reportClose()
             shutdown(fd, Int32(SHUT_WR))
             phase = .draining
             let deadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
@@ -568,7 +571,6 @@ final class Connection: @unchecked Sendable {
     /// Closes the socket, releases the sources and reports the close once.
     func closeSocket() {
         guard phase != .closed else { return }
-        let wasWebSocket = socket != nil
         phase = .closed
         if let writeSource {
             if !writeSourceRunning { writeSource.resume() }  // a suspended source must not be cancelled
@@ -591,15 +593,19 @@ final class Connection: @unchecked Sendable {
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         loop.remove(self)
         server.connectionClosed()
-        if wasWebSocket, let socket, !closeReported {
-            closeReported = true
-            let event = closeEvent()
-            server.closed(socket)
-            log(.debug, "WebSocket closed", ["code": String(event.code.rawValue), "clean": String(event.wasClean)])
-            socket.deliverClose(event)
-        }
+        reportClose()
         socket = nil
         route = nil
+    }
+
+    /// Tells the application, once, that the WebSocket has closed.
+    private func reportClose() {
+        guard let socket, !closeReported else { return }
+        closeReported = true
+        let event = closeEvent()
+        server.closed(socket)
+        log(.debug, "WebSocket closed", ["code": String(event.code.rawValue), "clean": String(event.wasClean)])
+        socket.deliverClose(event)
     }
 
     /// The close as the browser's CloseEvent would report it.

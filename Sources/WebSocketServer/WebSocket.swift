@@ -96,6 +96,16 @@ public final class WebSocket: @unchecked Sendable {
 
     func bufferedAmountChanged(by delta: Int) { buffered.add(delta, ordering: .relaxed) }
 
+    /// Moves the state forward (never back) as the engine's state changes.
+    func advanceState(to newState: ReadyState) {
+        var current = state.load(ordering: .relaxed)
+        while current < newState.rawValue {
+            let (exchanged, original) = state.compareExchange(expected: current, desired: newState.rawValue, ordering: .releasing)
+            if exchanged { return }
+            current = original
+        }
+    }
+
     // MARK: - Sending
 
     /// Sends a message. Returns at once; the bytes count in ``bufferedAmount`` until written.
@@ -177,7 +187,7 @@ public final class WebSocket: @unchecked Sendable {
     public func close(code: CloseCode = .normalClosure, reason: String = "") throws(WebSocketError) {
         guard code.isValidOnWire else { throw .invalidCloseCode(code) }
         guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
-        state.store(max(state.load(ordering: .relaxed), ReadyState.closing.rawValue), ordering: .releasing)
+        advanceState(to: .closing)
         let connection = self.connection
         connection.loop.execute { connection.close(code: code, reason: reason) }
     }

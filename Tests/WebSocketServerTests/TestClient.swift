@@ -1,0 +1,222 @@
+import WebSocketCore
+import WebSocketServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct TestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A blocking TCP connection with timeouts, for driving the server from tests.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int, host: String = "127.0.0.1") throws {
+        let family = host.contains(":") ? AF_INET6 : AF_INET
+        fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestError("socket failed") }
+        var result: Int32
+        if family == AF_INET {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host, &address.sin_addr)
+            result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET6, host, &address.sin6_addr)
+            result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw TestError("connect failed: errno \(errno)")
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw TestError("send failed: errno \(errno)") }
+            offset += n
+        }
+    }
+
+    func write(_ text: String) throws { try write(Array(text.utf8)) }
+
+    /// Reads what is available within `timeout` ms: nil on EOF or reset, [] on timeout.
+    func read(timeout: Int32 = 5000, max: Int = 1 << 20) -> [UInt8]? {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, timeout)
+        if ready == 0 { return [] }
+        var buffer = [UInt8](repeating: 0, count: max)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { return nil }
+        return Array(buffer[0..<n])
+    }
+
+    /// Reads until EOF (true) or the timeout (false), collecting everything.
+    func readToEnd(timeout: Int32 = 5000) -> (bytes: [UInt8], eof: Bool) {
+        var all: [UInt8] = []
+        let deadline = now() + Int(timeout)
+        while now() < deadline {
+            guard let chunk = read(timeout: Int32(max(1, deadline - now()))) else { return (all, true) }
+            all += chunk
+        }
+        return (all, false)
+    }
+
+    /// Sends a raw HTTP request and returns the response text up to the close.
+    func exchange(_ request: String, timeout: Int32 = 5000) throws -> String {
+        try write(request)
+        return String(decoding: readToEnd(timeout: timeout).bytes, as: UTF8.self)
+    }
+
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Closes with a reset (SO_LINGER 0).
+    func reset() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+}
+
+func now() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+}
+
+/// A WebSocket client built from WebSocketCore's client role over a blocking socket.
+///
+/// `@unchecked Sendable`: a test hands a client from one task to another but never uses it from
+/// two at once.
+final class TestClient: @unchecked Sendable {
+    let connection: RawConnection
+    var engine: WebSocketEngine
+    let accepted: ClientHandshake.Accepted
+    let responseHead: HTTPResponseHead
+
+    init(port: Int, host: String = "127.0.0.1", path: String = "/", subprotocols: [String] = [], extensions: [ExtensionOffer] = [],
+         headers: HTTPHeaders = HTTPHeaders(), configuration: WebSocketEngine.Configuration = .init()) throws {
+        connection = try RawConnection(port: port, host: host)
+        let handshake = ClientHandshake(host: "\(host):\(port)", path: path, subprotocols: subprotocols, extensions: extensions, headers: headers)
+        try connection.write(handshake.serializedRequest)
+        var parser = HTTPHeadParser()
+        var head: HTTPResponseHead?
+        var rest: [UInt8] = []
+        while head == nil {
+            guard let chunk = connection.read(), !chunk.isEmpty else { throw TestError("no handshake response") }
+            if case .complete(let h, let r) = try parser.parseResponse(chunk) {
+                head = h
+                rest = r
+            }
+        }
+        responseHead = head!
+        accepted = try handshake.validate(head!)
+        var codec: (any ExtensionCodec)?
+        if let element = accepted.extensions.first, let agreement = PerMessageDeflate.clientAgreement(from: element) {
+            codec = DeflateCodec(agreement: agreement, role: .client)
+        }
+        engine = WebSocketEngine(role: .client, configuration: configuration, extensionCodec: codec)
+        engine.receive(rest)
+    }
+
+    func send(_ message: Message, compress: Bool? = nil, fragmentSize: Int? = nil) throws {
+        try engine.send(message, compress: compress, fragmentSize: fragmentSize)
+        try connection.write(engine.takeOutboundBytes())
+    }
+
+    func send(_ text: String) throws { try send(.text(text)) }
+
+    func ping(_ payload: [UInt8]) throws {
+        try engine.ping(payload)
+        try connection.write(engine.takeOutboundBytes())
+    }
+
+    func close(code: CloseCode = .normalClosure, reason: String = "") throws {
+        try engine.close(code: code, reason: reason)
+        try connection.write(engine.takeOutboundBytes())
+    }
+
+    /// The next event, reading as needed; nil on EOF or timeout.
+    func next(timeout: Int32 = 5000) -> WebSocketEngine.Event? {
+        let deadline = now() + Int(timeout)
+        while true {
+            if let event = engine.nextEvent() {
+                // Answer pings and closes as a real client would.
+                if engine.hasOutbound { try? connection.write(engine.takeOutboundBytes()) }
+                return event
+            }
+            let left = deadline - now()
+            guard left > 0, let chunk = connection.read(timeout: Int32(left)) else { return nil }
+            if chunk.isEmpty { return nil }
+            engine.receive(chunk)
+        }
+    }
+
+    /// The next message, skipping pings and pongs.
+    func nextMessage(timeout: Int32 = 5000) -> Message? {
+        while let event = next(timeout: timeout) {
+            if case .message(let m) = event { return m }
+            if case .close = event { return nil }
+            if case .failure = event { return nil }
+        }
+        return nil
+    }
+
+    /// Waits for the server to close the TCP connection.
+    func waitForEOF(timeout: Int32 = 5000) -> Bool {
+        let deadline = now() + Int(timeout)
+        while now() < deadline {
+            guard let chunk = connection.read(timeout: Int32(max(1, deadline - now()))) else { return true }
+            if !chunk.isEmpty { engine.receive(chunk) }
+        }
+        return false
+    }
+}
+
+/// Starts a server on 127.0.0.1, port 0, configured by `configure`, with routes added by `routes`.
+func startServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { _ in }, routes: (WebSocketServer) -> Void) throws -> (WebSocketServer, Int) {
+    var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 0)
+    configuration.loopCount = 2
+    configure(&configuration)
+    let server = WebSocketServer(configuration: configuration)
+    routes(server)
+    let address = try server.start()
+    return (server, address.port)
+}
+
+/// Polls `condition` until it holds or `timeout` ms pass.
+func eventually(timeout: Int = 5000, _ condition: () -> Bool) -> Bool {
+    let deadline = now() + timeout
+    while now() < deadline {
+        if condition() { return true }
+        usleep(5000)
+    }
+    return condition()
+}
+
+/// A thread-safe box for values the server's callbacks record.
+final class Recorder<Value: Sendable>: @unchecked Sendable {
+    // `@unchecked`: every access goes through the lock.
+    private var values: [Value] = []
+    private var lock = pthread_mutex_t()
+    init() { pthread_mutex_init(&lock, nil) }
+    func append(_ value: Value) {
+        pthread_mutex_lock(&lock); values.append(value); pthread_mutex_unlock(&lock)
+    }
+    var all: [Value] {
+        pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }
+        return values
+    }
+}
