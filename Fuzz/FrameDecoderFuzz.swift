@@ -14,11 +14,16 @@ public func frameDecoderFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     let configuration = WebSocketEngine.Configuration(
         maxFrameSize: 1 << 12, maxMessageSize: 1 << 13, streamsMessages: control & 0x80 != 0)
 
-    var whole = WebSocketEngine(role: control & 0x40 != 0 ? .client : .server, configuration: configuration)
+    // Bit 0x20 turns on permessage-deflate, so the inflate path is fuzzed too.
+    let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: false, clientNoContextTakeover: control & 0x10 != 0,
+                                               serverWindowBits: 15, clientWindowBits: 15, perFrame: false)
+    let role: WebSocketEngine.Role = control & 0x40 != 0 ? .client : .server
+    func codec() -> (any ExtensionCodec)? { control & 0x20 != 0 ? DeflateCodec(agreement: agreement, role: role) : nil }
+    var whole = WebSocketEngine(role: role, configuration: configuration, extensionCodec: codec())
     whole.receive(input)
     let expected = whole.takeEvents()
 
-    var split = WebSocketEngine(role: whole.role, configuration: configuration)
+    var split = WebSocketEngine(role: role, configuration: configuration, extensionCodec: codec())
     let step = Int(control & 0x0F) + 1
     var index = 0
     var events: [WebSocketEngine.Event] = []

@@ -349,6 +349,15 @@ public struct WebSocketEngine {
                 }
             }
             if case .failure(let error) = result {
+                // Report errors in stream order: invalid UTF-8 in what inflated before the bad
+                // data comes first, so any split of the input gives the same failure.
+                if kind == .text {
+                    let valid = output.withUnsafeBytes { raw in utf8.validate(UnsafeRawBufferPointer(rebasing: raw[start...])) }
+                    if !valid {
+                        fail(.invalidPayloadData, "A text message that is not valid UTF-8")
+                        return
+                    }
+                }
                 fail(error.code, error.reason)
                 return
             }

@@ -275,3 +275,25 @@ private func hexBytes(_ text: String) -> [UInt8] {
         #expect(second < first / 3)  // the shared window makes repeats nearly free
     }
 }
+
+@Suite struct DeflateFuzzRegressionTests {
+    /// Found by FrameDecoderFuzz: invalid compressed text split across receive calls must fail
+    /// the same way however it is split (the first error in stream order wins).
+    @Test func compressedFrameSplitAcrossInputs() {
+        let input: [UInt8] = [0xc1, 0xdd, 0x8a, 0x01, 0x1d, 0xba, 0x50, 0x2d, 0xc1, 0xdd, 0x8a, 0x01, 0x1d, 0xba, 0x50,
+                              0x07, 0x28, 0x2e, 0x07, 0x28, 0x2e, 0x6f, 0x6f, 0x97]
+        var results: [[WebSocketEngine.Event]] = []
+        for step in [input.count, 14, 1] {
+            var engine = deflateServer(configuration: .init(maxFrameSize: 1 << 12, maxMessageSize: 1 << 13))
+            var index = 0
+            while index < input.count {
+                let end = min(index + step, input.count)
+                engine.receive(Array(input[index..<end]))
+                index = end
+            }
+            results.append(engine.takeEvents())
+        }
+        #expect(results[0] == results[1])
+        #expect(results[0] == results[2])
+    }
+}
