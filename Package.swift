@@ -7,6 +7,8 @@ let package = Package(
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
         .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
         .executable(name: "websocket-echo", targets: ["websocket-echo"]),
+        .executable(name: "websocket-chat", targets: ["websocket-chat"]),
+        .executable(name: "websocket-hello", targets: ["websocket-hello"]),
         .executable(name: "websocket-core-bench", targets: ["websocket-core-bench"]),
     ],
     targets: [
@@ -24,6 +26,8 @@ let package = Package(
         .target(name: "CWebSocketShims"),
 
         .executableTarget(name: "websocket-echo", dependencies: ["WebSocketServer"], path: "Examples/websocket-echo"),
+        .executableTarget(name: "websocket-chat", dependencies: ["WebSocketServer"], path: "Examples/websocket-chat"),
+        .executableTarget(name: "websocket-hello", dependencies: ["WebSocketServer"], path: "Examples/websocket-hello"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),

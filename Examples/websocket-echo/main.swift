@@ -1,6 +1,6 @@
 // websocket-echo: echoes every text and binary message on any path, unchanged and in order.
 //
-//   swift run -c release websocket-echo --port 9001 [--host 127.0.0.1] [--compression] [--max-message-size BYTES]
+//   swift run -c release websocket-echo --port 9001 [--host 127.0.0.1] [--compression] [--max-message-size BYTES] [--log-closes]
 //
 // The target of the conformance and load tests. SIGINT or SIGTERM shuts it down gracefully.
 import Dispatch
@@ -10,10 +10,16 @@ import WebSocketServer
 import Glibc
 #endif
 
+/// Prints a line and flushes it at once, so that a pipe or a log file sees it as it happens.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 9001)
 configuration.engine.maxMessageSize = 64 << 20
 configuration.engine.maxFrameSize = 64 << 20
 
+var logCloses = false
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
@@ -24,25 +30,33 @@ while let argument = arguments.popFirst() {
         configuration.engine.maxMessageSize = size
         configuration.engine.maxFrameSize = size
     case "--compression": configuration.extensions = [PerMessageDeflate()]
+    case "--log-closes": logCloses = true
     case "--help", "-h":
-        print("usage: websocket-echo [--host HOST] [--port PORT] [--compression] [--max-message-size BYTES]")
+        say("usage: websocket-echo [--host HOST] [--port PORT] [--compression] [--max-message-size BYTES] [--log-closes]")
         exit(0)
     default:
-        print("unknown argument: \(argument)")
+        say("unknown argument: \(argument)")
         exit(2)
     }
 }
 
 let server = WebSocketServer(configuration: configuration)
+let printsCloses = logCloses
 server.webSocket("*") { socket in
     socket.onMessage { socket, message in socket.send(message) }
+    if printsCloses {
+        // For tests: one line per close, as the server saw it.
+        socket.onClose { socket, event in
+            say("close \(event.code.rawValue) \"\(event.reason)\" \(event.wasClean ? "clean" : "unclean") extensions=\(socket.extensions.map(\.name))")
+        }
+    }
 }
 
 do {
     let address = try server.start()
-    print("websocket-echo listening on ws://\(address)/")
+    say("websocket-echo listening on ws://\(address)/")
 } catch {
-    print("websocket-echo: \(error)")
+    say("websocket-echo: \(error)")
     exit(1)
 }
 

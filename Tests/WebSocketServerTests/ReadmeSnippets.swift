@@ -1,0 +1,128 @@
+// Every ```swift block of README.md appears here, line for line (indentation aside), so the
+// compiler checks the README's examples; ReadmeTests verifies that each block is here.
+import WebSocketCore
+import WebSocketServer
+
+enum ReadmeSnippets {
+    static func standalone() throws {
+        // BEGIN standalone
+        let server = WebSocketServer(configuration: .init(host: "127.0.0.1", port: 8080))
+
+        server.webSocket("/echo") { socket in
+            socket.onMessage { socket, message in
+                socket.send(message)  // text stays text, binary stays binary
+            }
+            socket.onClose { _, event in
+                print("closed: \(event.code) \(event.reason) clean=\(event.wasClean)")
+            }
+        }
+        server.http("/health") { _ in .text(200, "ok") }
+
+        let address = try server.start()
+        print("listening on ws://\(address)/echo")
+        // END standalone
+        _ = address
+    }
+
+    static func hook(server: WebSocketServer) {
+        // BEGIN hook
+        server.webSocket("/chat", allowedOrigins: ["https://example.com"], upgrade: { context in
+            let request = context.request  // path, query, headers, origin, subprotocols
+            guard let token = request.headers["Authorization"], await isValid(token) else {
+                return .reject(.text(401, "Unauthorized"))
+            }
+            let subprotocol = request.subprotocols.first { $0 == "chat.v2" }
+            return .accept(subprotocol: subprotocol, userInfo: token)
+        }, onOpen: { socket in
+            socket.send("welcome, \(socket.userInfo as? String ?? "stranger")")
+        })
+        // END hook
+    }
+
+    static func isValid(_ token: String) async -> Bool { token == "Bearer ok" }
+
+    static func asyncStyle(server: WebSocketServer) {
+        // BEGIN async
+        server.asyncWebSocket("/async-echo") { socket in
+            for await message in socket.messages {  // reading pauses while you don't consume
+                do {
+                    try await socket.send(message)  // returns once under the high-water mark
+                } catch {
+                    break  // the connection closed
+                }
+            }
+        }  // when the handler returns, the connection is closed with 1000
+        // END async
+    }
+
+    static func backpressure() {
+        // BEGIN backpressure
+        var configuration = WebSocketServer.Configuration(port: 8080)
+        configuration.highWaterMark = 1 << 20      // 1 MiB queued per connection at most...
+        configuration.backpressure = .pauseReading // ...then stop reading from that peer
+        let server = WebSocketServer(configuration: configuration)
+
+        server.webSocket("/feed") { socket in
+            socket.onDrain { socket in
+                print("queue drained: \(socket.bufferedAmount) bytes left")
+            }
+        }
+        // END backpressure
+        _ = server
+    }
+
+    static func compression() {
+        // BEGIN compression
+        var configuration = WebSocketServer.Configuration(port: 8080)
+        configuration.extensions = [PerMessageDeflate(.init(
+            serverNoContextTakeover: false,   // keep the window between messages: repeats cost little
+            compressionLevel: 6,
+            minimumSize: 64                   // smaller messages go out as they are
+        ))]
+        // END compression
+        _ = configuration
+    }
+
+    static func broadcast(server: WebSocketServer) {
+        // BEGIN broadcast
+        // Encoded once, queued to every open connection on /chat; peers over their
+        // high-water mark are skipped this time.
+        let receivers = server.broadcast(.text("tick"), path: "/chat", overflow: .skip)
+        // END broadcast
+        _ = receivers
+    }
+
+    static func shutdown(server: WebSocketServer) async {
+        // BEGIN shutdown
+        // Stop accepting, send 1001 Going Away to everyone, wait up to 5 s for the closing
+        // handshakes, then drop whatever is left.
+        await server.shutdown(timeout: .seconds(5))
+        // END shutdown
+    }
+
+    static func embedding(server: WebSocketServer, fd: Int32, head: HTTPRequestHead, rest: [UInt8]) {
+        // BEGIN embedding
+        // Your HTTP server accepted `fd` and parsed `head`; `rest` is whatever it read past
+        // the head. From here the WebSocket server validates, answers 101 and owns the socket.
+        server.adopt(socket: fd, head: head, bytes: rest)
+        // END embedding
+    }
+
+    static func core(bytesFromTheSocket: [UInt8], write: ([UInt8]) -> Void) throws {
+        // BEGIN core
+        var engine = WebSocketEngine(role: .server)
+        engine.receive(bytesFromTheSocket)
+        while let event = engine.nextEvent() {
+            switch event {
+            case .message(let message): try engine.send(message)
+            case .ping, .pong, .fragment: break            // pongs are queued for you
+            case .close, .failure: break                   // the answering close is queued too
+            }
+        }
+        for frame in engine.takeOutbound() {
+            write(frame.header.bytes)  // or one writev of header + payload
+            write(frame.payload)
+        }
+        // END core
+    }
+}
