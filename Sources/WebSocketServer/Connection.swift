@@ -52,9 +52,8 @@ final class Connection: @unchecked Sendable {
     let remoteAddress: SocketAddress?
     private(set) var phase: Phase = .http
     private var parser: HTTPHeadParser
-    private var readSource: DispatchSourceRead?
-    private var writeSource: DispatchSourceWrite?
-    private var writeSourceRunning = false
+    /// Whether the epoll set watches this socket for writability (while writes wait).
+    private var watchingWritable = false
     private var pauseReasons: PauseReasons = []
     private var pending: [WriteItem] = []
     private var pendingHead = 0
@@ -84,15 +83,10 @@ final class Connection: @unchecked Sendable {
     /// Starts reading. On the queue. `initialBytes` were read by someone else before handing
     /// the socket over; `head` is a request head they parsed already.
     func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
-        loop.add(self)
         let now = Monotonic.now
         handshakeDeadline = now + server.configuration.handshakeTimeout.nanoseconds
         lastInput = now
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-        source.setEventHandler { [unowned self] in self.readable() }
-        source.setCancelHandler { [fd] in _ = Glibc.close(fd) }
-        readSource = source
-        source.resume()
+        loop.register(self)
         if let head {
             routeRequest(head, remainder: initialBytes)
         } else if !initialBytes.isEmpty {
@@ -100,8 +94,9 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    private func readable() {
-        guard phase != .closed else { return }
+    /// The socket has input (or was closed by the peer). On the queue.
+    func readable() {
+        guard phase != .closed, pauseReasons.isEmpty else { return }
         let buffer = loop.readBuffer
         while true {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
@@ -368,13 +363,18 @@ final class Connection: @unchecked Sendable {
     func pause(_ reason: PauseReasons) {
         let wasRunning = pauseReasons.isEmpty
         pauseReasons.insert(reason)
-        if wasRunning, let readSource, phase != .closed { readSource.suspend() }
+        if wasRunning, phase != .closed { updateInterest() }
     }
 
     func resume(_ reason: PauseReasons) {
         guard pauseReasons.contains(reason) else { return }
         pauseReasons.remove(reason)
-        if pauseReasons.isEmpty, let readSource, phase != .closed { readSource.resume() }
+        if pauseReasons.isEmpty, phase != .closed { updateInterest() }
+    }
+
+    /// Tells the epoll set what to watch: input unless paused, writability while writes wait.
+    private func updateInterest() {
+        loop.setInterest(fd, read: pauseReasons.isEmpty, write: watchingWritable)
     }
 
     // MARK: - Writing
@@ -468,23 +468,24 @@ final class Connection: @unchecked Sendable {
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
     }
 
+    /// The socket can take more bytes. On the queue.
+    func writable() {
+        guard phase != .closed else { return }
+        flush()
+    }
+
     private func startWriteSource() {
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-            source.setEventHandler { [unowned self] in self.flush() }
-            writeSource = source
-        }
-        if !writeSourceRunning {
-            writeSourceRunning = true
-            writeSource!.resume()
+        if !watchingWritable {
+            watchingWritable = true
+            updateInterest()
         }
         checkBackpressure()
     }
 
     private func stopWriteSource() {
-        if writeSourceRunning {
-            writeSourceRunning = false
-            writeSource!.suspend()
+        if watchingWritable {
+            watchingWritable = false
+            updateInterest()
         }
     }
 
@@ -499,9 +500,9 @@ final class Connection: @unchecked Sendable {
             phase = .draining
             let deadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
             closeDeadline = closeDeadline == 0 ? deadline : min(closeDeadline, deadline)
-            if pauseReasons.isEmpty == false, let readSource {
+            if !pauseReasons.isEmpty {
                 pauseReasons = []
-                readSource.resume()
+                updateInterest()
             }
         case .open:
             checkBackpressure()
@@ -572,26 +573,15 @@ final class Connection: @unchecked Sendable {
     func closeSocket() {
         guard phase != .closed else { return }
         phase = .closed
-        if let writeSource {
-            if !writeSourceRunning { writeSource.resume() }  // a suspended source must not be cancelled
-            writeSource.cancel()
-        }
-        writeSource = nil
-        writeSourceRunning = false
-        if let readSource {
-            if !pauseReasons.isEmpty { readSource.resume() }
-            pauseReasons = []
-            readSource.cancel()  // closes the descriptor in its cancel handler
-        } else {
-            _ = Glibc.close(fd)
-        }
-        readSource = nil
+        loop.unregister(self)
+        _ = Glibc.close(fd)
+        pauseReasons = []
+        watchingWritable = false
         var released = 0
         for item in pending[pendingHead...] { released += item.accounted }
         pending = []
         pendingHead = 0
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
-        loop.remove(self)
         server.connectionClosed()
         reportClose()
         socket = nil

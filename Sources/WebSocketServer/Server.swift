@@ -288,7 +288,7 @@ public final class WebSocketServer: Sendable {
         source?.cancel()
         for loop in core.loops {
             loop.queue.async {
-                for connection in loop.connections.values {
+                for connection in loop.connections {
                     if connection.phase == .open {
                         connection.close(code: .goingAway, reason: "Server shutting down")
                     } else if connection.phase == .http || connection.phase == .upgrading {
@@ -307,7 +307,7 @@ public final class WebSocketServer: Sendable {
             if await timedOut.value {
                 for loop in core.loops {
                     loop.queue.async {
-                        for connection in loop.connections.values { connection.closeSocket() }
+                        for connection in loop.connections { connection.closeSocket() }
                     }
                 }
             }

@@ -1,8 +1,25 @@
 #ifndef CWEBSOCKETSHIMS_H
 #define CWEBSOCKETSHIMS_H
+#include <stdint.h>
 #include <sys/socket.h>
 
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: one system call instead of accept plus two
 /// fcntl calls. Glibc declares accept4 only under _GNU_SOURCE, which Swift's Glibc module lacks.
 int cws_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+
+/// epoll(7), which Swift's Glibc module does not expose. `struct epoll_event` is packed on
+/// x86_64, so these wrappers take and return plain integers.
+enum {
+    CWS_EPOLLIN = 0x001,
+    CWS_EPOLLOUT = 0x004,
+    CWS_EPOLLERR = 0x008,
+    CWS_EPOLLHUP = 0x010,
+    CWS_EPOLLRDHUP = 0x2000,
+};
+int cws_epoll_create(void);
+int cws_epoll_add(int epfd, int fd, uint32_t events);
+int cws_epoll_modify(int epfd, int fd, uint32_t events);
+int cws_epoll_remove(int epfd, int fd);
+/// Waits up to `timeout` ms; fills `fds` and `events` with up to `max` ready descriptors.
+int cws_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int timeout);
 #endif
