@@ -1,6 +1,6 @@
 // websocket-echo: echoes every text and binary message on any path, unchanged and in order.
 //
-//   swift run -c release websocket-echo --port 9001 [--host 127.0.0.1] [--compression] [--max-message-size BYTES] [--log-closes]
+//   swift run -c release websocket-echo --port 9001 [--host 127.0.0.1] [--compression] [--max-message-size BYTES] [--log-closes] [--loops N]
 //
 // The target of the conformance and load tests. SIGINT or SIGTERM shuts it down gracefully.
 import Dispatch
@@ -18,6 +18,7 @@ func say(_ line: String) {
 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 9001)
 configuration.engine.maxMessageSize = 64 << 20
 configuration.engine.maxFrameSize = 64 << 20
+configuration.maxConnections = 100_000  // a load-test target
 
 var logCloses = false
 var arguments = CommandLine.arguments.dropFirst()
@@ -31,8 +32,9 @@ while let argument = arguments.popFirst() {
         configuration.engine.maxFrameSize = size
     case "--compression": configuration.extensions = [PerMessageDeflate()]
     case "--log-closes": logCloses = true
+    case "--loops": configuration.loopCount = max(1, Int(arguments.popFirst() ?? "") ?? configuration.loopCount)
     case "--help", "-h":
-        say("usage: websocket-echo [--host HOST] [--port PORT] [--compression] [--max-message-size BYTES] [--log-closes]")
+        say("usage: websocket-echo [--host HOST] [--port PORT] [--compression] [--max-message-size BYTES] [--log-closes] [--loops N]")
         exit(0)
     default:
         say("unknown argument: \(argument)")

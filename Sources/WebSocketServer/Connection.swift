@@ -54,6 +54,8 @@ final class Connection: @unchecked Sendable {
     private var parser: HTTPHeadParser
     /// Whether the epoll set watches this socket for writability (while writes wait).
     private var watchingWritable = false
+    /// Set while events are being delivered: writes are queued and flushed once afterwards.
+    private var corked = false
     private var pauseReasons: PauseReasons = []
     private var pending: [WriteItem] = []
     private var pendingHead = 0
@@ -144,6 +146,7 @@ final class Connection: @unchecked Sendable {
             case .needMoreData:
                 return
             case .complete(let head, let remainder):
+                parser = HTTPHeadParser(limits: server.configuration.headLimits)  // free the head's bytes
                 routeRequest(head, remainder: remainder)
             }
         } catch {
@@ -247,6 +250,10 @@ final class Connection: @unchecked Sendable {
 
     /// Hands the engine's events to the WebSocket object, then writes the engine's frames.
     private func processEngineEvents() {
+        // Sends made by the callbacks below are queued and written together afterwards: a read
+        // that brought many messages is answered with one sendmsg, not one per message.
+        corked = true
+        defer { corked = false }
         while phase == .open, let event = engine!.nextEvent() {
             switch event {
             case .message(let message):
@@ -266,7 +273,9 @@ final class Connection: @unchecked Sendable {
                 socket?.deliverError(WebSocketError.protocolError(error))
             }
         }
+        corked = false
         flushEngine()
+        if engine?.hasOutbound == false && pendingHead < pending.count { flush() }
     }
 
     /// Moves the engine's frames to the write queue and writes; starts the TCP close once the
@@ -278,7 +287,7 @@ final class Connection: @unchecked Sendable {
                 pending.append(WriteItem(header: frame.header, payload: frame.payload, accounted: 0))
             }
             pending[pending.count - 1].accounted = accounting
-            flush()
+            if !corked { flush() }
         } else if accounting > 0 {
             socket?.bufferedAmountChanged(by: -accounting)
         }

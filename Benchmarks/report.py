@@ -1,0 +1,121 @@
+"""Turns Benchmarks/run.sh's raw lines into a markdown table and an SVG bar chart.
+    python3 Benchmarks/report.py RAW OUTDIR
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+raw, outdir = sys.argv[1], sys.argv[2]
+header = ""
+runs = defaultdict(list)  # (scenario, server) -> [dict]
+order_scenarios, order_servers = [], []
+for line in open(raw):
+    if line.startswith("#"):
+        header = line[1:].strip()
+        continue
+    parts = line.split()
+    fields = {}
+    label_words = []
+    for part in parts:
+        if "=" in part:
+            key, value = part.split("=", 1)
+            fields[key] = value
+        else:
+            label_words.append(part)
+    # The scenario label may contain spaces: it is everything between "scenario=" and "rep=".
+    scenario = line.split("scenario=", 1)[1].split(" rep=")[0].split(" skipped=")[0].strip()
+    server = fields["server"]
+    if scenario not in order_scenarios:
+        order_scenarios.append(scenario)
+    if server not in order_servers:
+        order_servers.append(server)
+    if "skipped" in fields:
+        continue
+    runs[(scenario, server)].append(fields)
+
+
+def median(scenario, server, key):
+    values = [float(r[key]) for r in runs.get((scenario, server), []) if key in r]
+    return statistics.median(values) if values else None
+
+
+def metric(scenario):
+    if scenario.startswith("connect"):
+        return "handshakes_per_s", "handshakes/s"
+    if scenario.startswith("idle"):
+        return "bytes_per_connection", "RSS bytes per idle connection"
+    return "msgs_per_s", "messages/s"
+
+
+lines = [f"# Benchmark results", "", f"{header}", "",
+         "Server pinned to CPU 0, load generator (Benchmarks/Peers/Sources/loadgen) to CPU 1; median of the runs.",
+         "Ratios are against SwiftNIO's NIOWebSocket measured in the same run.", ""]
+for scenario in order_scenarios:
+    key, unit = metric(scenario)
+    lines.append(f"## {scenario} ({unit})")
+    lines.append("")
+    if key == "msgs_per_s":
+        lines.append("| server | messages/s | vs NIO | p50 µs | p99 µs | p99.9 µs | server CPU µs/msg | errors |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    elif key == "handshakes_per_s":
+        lines.append("| server | handshakes/s | vs NIO | server CPU µs/handshake | errors |")
+        lines.append("|---|---:|---:|---:|---:|")
+    else:
+        lines.append("| server | bytes/connection | vs NIO | connections |")
+        lines.append("|---|---:|---:|---:|")
+    nio = median(scenario, "nio", key)
+    for server in order_servers:
+        value = median(scenario, server, key)
+        if value is None:
+            lines.append(f"| {server} | n/a | | | | | | |" if key == "msgs_per_s" else f"| {server} | n/a | | |")
+            continue
+        ratio = f"{value / nio:.2f}×" if nio else ""
+        if key == "msgs_per_s":
+            lines.append(f"| {server} | {value:,.0f} | {ratio} | {median(scenario, server, 'p50_us'):.0f} | {median(scenario, server, 'p99_us'):.0f} | "
+                         f"{median(scenario, server, 'p999_us'):.0f} | {median(scenario, server, 'server_cpu_us_per_msg'):.2f} | {median(scenario, server, 'errors'):.0f} |")
+        elif key == "handshakes_per_s":
+            lines.append(f"| {server} | {value:,.0f} | {ratio} | {median(scenario, server, 'server_cpu_us_per_handshake'):.1f} | {median(scenario, server, 'errors'):.0f} |")
+        else:
+            lines.append(f"| {server} | {value:,.0f} | {ratio} | {median(scenario, server, 'connections'):.0f} |")
+    lines.append("")
+open(f"{outdir}/RESULTS.md", "w").write("\n".join(lines) + "\n")
+
+# Chart: throughput of each server relative to NIO, one group of bars per scenario.
+colors = {"ours": "#d9480f", "nio": "#1c7ed6", "hummingbird": "#37b24d", "node": "#7048e8", "python": "#868e96"}
+scenarios = [s for s in order_scenarios if not s.startswith("idle")]
+width, bar, gap, top, left, height = 980, 14, 26, 60, 60, 300
+group = bar * len(order_servers) + gap
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 110}" font-family="sans-serif" font-size="11">',
+       f'<text x="{left}" y="20" font-size="14" font-weight="bold">Throughput relative to SwiftNIO NIOWebSocket (higher is better)</text>',
+       f'<text x="{left}" y="38" fill="#555">{header}</text>']
+values = {}
+for s in scenarios:
+    key, _ = metric(s)
+    nio = median(s, "nio", key)
+    for server in order_servers:
+        v = median(s, server, key)
+        values[(s, server)] = (v / nio) if (v is not None and nio) else None
+peak = max([v for v in values.values() if v] + [1.0])
+scale = height / (peak * 1.1)
+svg.append(f'<line x1="{left}" y1="{top + height}" x2="{width - 10}" y2="{top + height}" stroke="#333"/>')
+y1 = top + height - 1.0 * scale
+svg.append(f'<line x1="{left}" y1="{y1:.1f}" x2="{width - 10}" y2="{y1:.1f}" stroke="#1c7ed6" stroke-dasharray="4 3"/>')
+svg.append(f'<text x="{left - 6}" y="{y1 + 4:.1f}" text-anchor="end">1×</text>')
+for i, s in enumerate(scenarios):
+    x0 = left + 10 + i * group
+    for j, server in enumerate(order_servers):
+        v = values.get((s, server))
+        if v is None:
+            continue
+        h = v * scale
+        x = x0 + j * bar
+        svg.append(f'<rect x="{x}" y="{top + height - h:.1f}" width="{bar - 2}" height="{h:.1f}" fill="{colors.get(server, "#999")}"><title>{server}: {v:.2f}×</title></rect>')
+        svg.append(f'<text x="{x + (bar - 2) / 2:.1f}" y="{top + height - h - 3:.1f}" text-anchor="middle" font-size="8">{v:.1f}</text>')
+    svg.append(f'<text x="{x0 + (group - gap) / 2:.1f}" y="{top + height + 14}" text-anchor="middle" font-size="9">{s.replace("echo ", "")}</text>')
+for j, server in enumerate(order_servers):
+    x = left + j * 110
+    svg.append(f'<rect x="{x}" y="{top + height + 40}" width="12" height="12" fill="{colors.get(server, "#999")}"/>')
+    svg.append(f'<text x="{x + 16}" y="{top + height + 50}">{server}</text>')
+svg.append("</svg>")
+open(f"{outdir}/chart.svg", "w").write("\n".join(svg) + "\n")
+print("\n".join(lines))

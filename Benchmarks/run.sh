@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The benchmark matrix in one command: our websocket-echo against SwiftNIO's NIOWebSocket,
+# Hummingbird, Node's ws and Python's websockets, on this machine, in one run.
+#
+#   Benchmarks/run.sh [--quick] [--servers "ours nio hummingbird node python"]
+#
+# Server pinned to CPU 0, load generator to CPU 1 (taskset); each figure is the median of 3
+# runs (1 with --quick). Writes Benchmarks/results/<date>/raw.txt, RESULTS.md and chart.svg.
+# Needs: the Peers package's dependencies (SwiftPM), nodejs + node-ws (apt), websockets (pip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=3; seconds=5; idle=10000
+servers="ours nio hummingbird node python"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) reps=1; seconds=2; idle=2000 ;;
+        --servers) servers="$2"; shift ;;
+        *) echo "unknown argument $1"; exit 2 ;;
+    esac
+    shift
+done
+
+echo "== building (release)"
+swift build -c release --product websocket-echo 2>&1 | tail -1
+(cd Benchmarks/Peers && swift build -c release 2>&1 | tail -1)
+peers=Benchmarks/Peers/.build/release
+loadgen="taskset -c 1 $peers/loadgen"
+ulimit -n 65536 || true
+out="Benchmarks/results/$(date +%Y-%m-%d)"
+mkdir -p "$out"
+raw="$out/raw.txt"
+: > "$raw"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)" >> "$raw"
+
+server_pid=
+start_server() {  # name, port, compression (0/1)
+    local name=$1 port=$2 compression=$3 flag=
+    [ "$compression" = 1 ] && flag=--compression
+    case "$name" in
+        ours) taskset -c 0 .build/release/websocket-echo --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
+        nio) [ "$compression" = 1 ] && return 1; taskset -c 0 "$peers/nio-echo" --port "$port" --threads 1 > /tmp/bench-server.log 2>&1 & ;;
+        hummingbird) taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        node) NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        python) taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+    esac
+    server_pid=$!
+    for _ in $(seq 100); do
+        grep -q "listening" /tmp/bench-server.log 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "$name did not start"; cat /tmp/bench-server.log; return 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; sleep 0.3; }
+
+port=19300
+run() {  # label, compression, loadgen arguments...
+    local label=$1 compression=$2; shift 2
+    for name in $servers; do
+        port=$((port + 1))
+        start_server "$name" "$port" "$compression" || { echo "server=$name scenario=$label skipped=1" >> "$raw"; continue; }
+        for rep in $(seq "$reps"); do
+            line=$($loadgen "$@" --port "$port" --server-pid "$server_pid" 2>&1 | tail -1 || true)
+            echo "server=$name scenario=$label rep=$rep $line" | tee -a "$raw"
+        done
+        stop_server
+    done
+}
+
+run "echo 100x16B" 0 echo -c 100 -s 16 -d 1 -t "$seconds"
+run "echo 100x1KiB" 0 echo -c 100 -s 1024 -d 1 -t "$seconds"
+run "echo 10x64KiB" 0 echo -c 10 -s 65536 -d 1 -t "$seconds"
+run "echo 1x1MiB" 0 echo -c 1 -s 1048576 -d 1 -t "$seconds"
+run "echo 100x16B, 16 in flight" 0 echo -c 100 -s 16 -d 16 -t "$seconds"
+run "deflate 100x1KiB text" 1 echo -c 100 -s 1024 -d 1 -t "$seconds" --text --deflate
+run "connect" 0 connect -c 16 -t "$seconds"
+reps_saved=$reps; reps=1
+run "idle $idle" 0 idle -c "$idle"
+reps=$reps_saved
+
+python3 Benchmarks/report.py "$raw" "$out"
+echo "== wrote $out/RESULTS.md and $out/chart.svg"
