@@ -19,6 +19,7 @@ struct WriteItem {
 /// It parses the HTTP head, routes it, runs the upgrade, then drives a ``WebSocketEngine``:
 /// reads feed the engine, the engine's events go to the ``WebSocket`` object, the engine's
 /// frames are written with `sendmsg` (header and payload as separate iovecs, never copied).
+/// All socket I/O goes through its ``Transport``.
 ///
 /// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
 /// only through `loop.execute`.
@@ -46,7 +47,8 @@ final class Connection: @unchecked Sendable {
         static let upgrade = PauseReasons(rawValue: 4)
     }
 
-    let fd: Int32
+    let transport: any Transport
+    var fd: Int32 { transport.fd }
     let loop: EventLoop
     let server: ServerCore
     let remoteAddress: SocketAddress?
@@ -72,8 +74,8 @@ final class Connection: @unchecked Sendable {
     private var closeReported = false
     private var terminatedLocally = false
 
-    init(fd: Int32, loop: EventLoop, server: ServerCore, remoteAddress: SocketAddress?) {
-        self.fd = fd
+    init(transport: any Transport, loop: EventLoop, server: ServerCore, remoteAddress: SocketAddress?) {
+        self.transport = transport
         self.loop = loop
         self.server = server
         self.remoteAddress = remoteAddress
@@ -101,7 +103,7 @@ final class Connection: @unchecked Sendable {
         guard phase != .closed, pauseReasons.isEmpty else { return }
         let buffer = loop.readBuffer
         while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            let n = transport.read(into: buffer)
             if n > 0 {
                 lastInput = Monotonic.now
                 pingSentAt = 0
@@ -421,10 +423,7 @@ final class Connection: @unchecked Sendable {
         var iovCount = 0
         func fill(_ index: Int) -> Int {
             if index == end {
-                var message = msghdr()
-                message.msg_iov = loop.iovecs
-                message.msg_iovlen = iovCount
-                return Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+                return transport.write(loop.iovecs, count: iovCount)
             }
             var skip = index == pendingHead ? pendingOffset : 0
             let item = pending[index]
@@ -505,7 +504,7 @@ final class Connection: @unchecked Sendable {
             // The response or the closing handshake is out: shut down our side and wait for the
             // peer's FIN. The application hears of the close now; the socket itself follows.
             reportClose()
-            shutdown(fd, Int32(SHUT_WR))
+            transport.shutdownWrite()
             phase = .draining
             let deadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
             closeDeadline = closeDeadline == 0 ? deadline : min(closeDeadline, deadline)
@@ -583,7 +582,7 @@ final class Connection: @unchecked Sendable {
         guard phase != .closed else { return }
         phase = .closed
         loop.unregister(self)
-        _ = Glibc.close(fd)
+        transport.close()
         pauseReasons = []
         watchingWritable = false
         var released = 0

@@ -197,7 +197,7 @@ public final class WebSocketServer: Sendable {
             }
             Socket.configureAccepted(client, noDelay: core.configuration.noDelay)
             let loop = core.pickLoop()
-            let connection = Connection(fd: client, loop: loop, server: core, remoteAddress: Socket.address(from: storage))
+            let connection = Connection(transport: SocketTransport(fd: client), loop: loop, server: core, remoteAddress: Socket.address(from: storage))
             loop.queue.async { connection.start() }
         }
     }
@@ -217,7 +217,7 @@ public final class WebSocketServer: Sendable {
         core.metrics.openConnections.add(1, ordering: .relaxed)
         Socket.configureAccepted(fd, noDelay: core.configuration.noDelay)
         let loop = core.pickLoop()
-        let connection = Connection(fd: fd, loop: loop, server: core, remoteAddress: Socket.remoteAddress(of: fd))
+        let connection = Connection(transport: SocketTransport(fd: fd), loop: loop, server: core, remoteAddress: Socket.remoteAddress(of: fd))
         loop.queue.async { connection.start(head: head, initialBytes: bytes) }
     }
 

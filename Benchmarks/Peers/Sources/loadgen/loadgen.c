@@ -314,7 +314,7 @@ int main(int argc, char **argv) {
         long before = rss_kib_of(server_pid);
         for (int i = 0; i < conns; i++) {
             all[i] = open_conn();
-            if (i % 500 == 499) loop_for(all, i + 1, now_ns() + 20000000ull);
+            if (i % 100 == 99) loop_for(all, i + 1, now_ns() + 10000000ull);
         }
         inflight = 0;
         uint64_t deadline = now_ns() + 30000000000ull;
