@@ -128,4 +128,27 @@ if runs("handshake") {
     reportRate("handshakes parsed+validated+answered", items: batch, secondsPerCall: t, unit: "")
 }
 
+// 5. The pieces of a handshake.
+if runs("handshake-parts") {
+    let batch = 1000
+    let key = "dGhlIHNhbXBsZSBub25jZQ=="
+    let t = measure { for _ in 0..<batch { sink &+= ServerHandshake.acceptValue(forKey: key).utf8.count } }
+    reportRate("  Sec-WebSocket-Accept (SHA-1 + Base64)", items: batch, secondsPerCall: t, unit: "")
+    let request = Array("GET /chat HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".utf8)
+    let p = measure {
+        for _ in 0..<batch {
+            var parser = HTTPHeadParser()
+            if case .complete(let head, _) = try! parser.parseRequest(request) { sink &+= head.headers.count }
+        }
+    }
+    reportRate("  request head parsed", items: batch, secondsPerCall: p, unit: "")
+    var parser = HTTPHeadParser()
+    guard case .complete(let head, _) = try! parser.parseRequest(request) else { fatalError() }
+    let v = measure { for _ in 0..<batch { sink &+= (try! ServerHandshake.validate(head)).key.utf8.count } }
+    reportRate("  request validated", items: batch, secondsPerCall: v, unit: "")
+    let upgrade = try! ServerHandshake.validate(head)
+    let r = measure { for _ in 0..<batch { sink &+= (try! ServerHandshake.acceptResponse(for: upgrade)).serialized().count } }
+    reportRate("  101 response built and serialized", items: batch, secondsPerCall: r, unit: "")
+}
+
 if sink == 42 { print("") }

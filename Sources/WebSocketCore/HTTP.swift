@@ -67,23 +67,34 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// returns true; returns whether it did.
     func forEachListElement(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
         for field in fields where HTTPHeaders.namesMatch(field.name, name) {
-            var value = field.value
-            let found = value.withUTF8 { bytes -> Bool in
-                var start = 0
-                while start <= bytes.count {
-                    var end = start
-                    while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                    var a = start, b = end
-                    while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
-                    while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
-                    if a < b && body(UnsafeBufferPointer(rebasing: bytes[a..<b])) { return true }
-                    start = end + 1
-                }
-                return false
-            }
-            if found { return true }
+            if HTTPHeaders.forEachListElement(of: field.value, body) { return true }
         }
         return false
+    }
+
+    /// Calls `body` with each trimmed, non-empty element of one comma-separated value until it
+    /// returns true; returns whether it did.
+    static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        var value = value
+        return value.withUTF8 { bytes -> Bool in
+            var start = 0
+            while start <= bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                var a = start, b = end
+                while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
+                while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
+                if a < b && body(UnsafeBufferPointer(rebasing: bytes[a..<b])) { return true }
+                start = end + 1
+            }
+            return false
+        }
+    }
+
+    /// Whether one comma-separated value contains `token`, compared case-insensitively.
+    public static func listContainsToken(_ value: String, _ token: String) -> Bool {
+        var token = token
+        return token.withUTF8 { wanted in forEachListElement(of: value) { bytesMatch($0, wanted) } }
     }
 
     /// Iterates over the (name, value) pairs in order.
@@ -239,13 +250,22 @@ public struct HTTPResponse: Sendable, Hashable {
     /// body (1xx, 204, 304) or the headers already carry it.
     public func serialized(includeBody: Bool = true) -> [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(128 + body.count)
-        out.append(contentsOf: "HTTP/1.1 \(status) \(reasonPhrase)\r\n".utf8)
-        for field in headers {
+        out.reserveCapacity(256 + body.count)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status / 100 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status % 10))
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: reasonPhrase.utf8)
+        out.append(0x0D)
+        out.append(0x0A)
+        for field in headers.fields {
             out.append(contentsOf: field.name.utf8)
-            out.append(contentsOf: ": ".utf8)
+            out.append(UInt8(ascii: ":"))
+            out.append(UInt8(ascii: " "))
             out.append(contentsOf: field.value.utf8)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(0x0D)
+            out.append(0x0A)
         }
         let mayHaveBody = !(100..<200).contains(status) && status != 204 && status != 304
         if mayHaveBody && !headers.contains("Content-Length") && !headers.contains("Transfer-Encoding") {
@@ -330,27 +350,8 @@ public struct HTTPHeadParser: Sendable {
 
     /// Feeds bytes and tries to parse a request head.
     public mutating func parseRequest(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> Progress<HTTPRequestHead> {
-        guard let (lines, remainder) = try feed(bytes) else { return .needMoreData }
-        let requestLine = lines[0]
-        let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
-            throw HTTPParseError(status: 400, reason: "Malformed request line")
-        }
-        guard parts[0].allSatisfy(HTTPHeadParser.isTokenCharacter) else {
-            throw HTTPParseError(status: 400, reason: "Malformed method")
-        }
-        guard parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw HTTPParseError(status: 400, reason: "Malformed request target")
-        }
-        let version = try HTTPHeadParser.parseVersion(parts[2])
-        let headers = try HTTPHeadParser.parseFields(lines.dropFirst(), limits: limits)
-        let head = HTTPRequestHead(
-            method: String(decoding: parts[0], as: UTF8.self),
-            target: String(decoding: parts[1], as: UTF8.self),
-            version: version,
-            headers: headers
-        )
-        return .complete(head, remainder: remainder)
+        let limits = self.limits
+        return try feed(bytes) { (head) throws(HTTPParseError) in try HTTPHeadParser.requestHead(head, limits: limits) }
     }
 
     /// Feeds bytes and tries to parse a request head.
@@ -364,18 +365,8 @@ public struct HTTPHeadParser: Sendable {
 
     /// Feeds bytes and tries to parse a response head (the client side of the handshake).
     public mutating func parseResponse(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> Progress<HTTPResponseHead> {
-        guard let (lines, remainder) = try feed(bytes) else { return .needMoreData }
-        let statusLine = lines[0]
-        let parts = statusLine.split(separator: UInt8(ascii: " "), maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[1].count == 3, parts[1].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let status = Int(String(decoding: parts[1], as: UTF8.self))
-        else {
-            throw HTTPParseError(status: 400, reason: "Malformed status line")
-        }
-        _ = try HTTPHeadParser.parseVersion(parts[0])
-        let headers = try HTTPHeadParser.parseFields(lines.dropFirst(), limits: limits)
-        let reason = parts.count == 3 ? String(decoding: parts[2], as: UTF8.self) : ""
-        return .complete(HTTPResponseHead(status: status, reasonPhrase: reason, headers: headers), remainder: remainder)
+        let limits = self.limits
+        return try feed(bytes) { (head) throws(HTTPParseError) in try HTTPHeadParser.responseHead(head, limits: limits) }
     }
 
     /// Feeds bytes and tries to parse a response head.
@@ -387,50 +378,48 @@ public struct HTTPHeadParser: Sendable {
         return try outcome.get()
     }
 
-    /// Appends input and, once the blank line has arrived, splits the head into lines.
-    private mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> ([ArraySlice<UInt8>], [UInt8])? {
-        // Take no more than the limit (plus the 3 bytes that may complete a CRLFCRLF straddling it).
+    /// Finds the end of the head in the input (or in the bytes kept from earlier inputs) and
+    /// hands the head's bytes, up to and including the blank line, to `parse`. When a whole head
+    /// arrives in one input, as it nearly always does, it is parsed in place without a copy.
+    private mutating func feed<Head>(_ bytes: UnsafeRawBufferPointer, _ parse: (UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> Head) throws(HTTPParseError) -> Progress<Head> {
+        let input = bytes.bindMemory(to: UInt8.self)
+        if buffer.isEmpty {
+            let window = UnsafeBufferPointer(rebasing: input[0..<min(input.count, limits.maxHeadSize)])
+            switch HTTPHeadParser.findHeadEnd(window, from: 0) {
+            case .end(let end):
+                let head = try parse(UnsafeBufferPointer(rebasing: input[0..<end]))
+                return .complete(head, remainder: Array(UnsafeRawBufferPointer(rebasing: bytes[end...])))
+            case .bareLF: throw HTTPParseError(status: 400, reason: "Bare LF in the request head")
+            case .bareCR: throw HTTPParseError(status: 400, reason: "Bare CR in the request head")
+            case .notYet: break
+            }
+        }
+        // Take no more than the limit.
         let room = limits.maxHeadSize - buffer.count
         let take = min(bytes.count, max(room, 0))
         buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
         let scan = buffer.withUnsafeBufferPointer { HTTPHeadParser.findHeadEnd($0, from: max(scanned, 0)) }
-        let end: Int?
         switch scan {
         case .bareLF: throw HTTPParseError(status: 400, reason: "Bare LF in the request head")
         case .bareCR: throw HTTPParseError(status: 400, reason: "Bare CR in the request head")
-        case .end(let e): end = e
-        case .notYet: end = nil
-        }
-        guard let headEnd = end else {
+        case .notYet:
             // Keep the last byte unscanned so a CR at the end is checked against the next input.
             scanned = max(buffer.count - 1, 0)
             if buffer.count >= limits.maxHeadSize {
                 throw HTTPParseError(status: 431, reason: "Request head larger than \(limits.maxHeadSize) bytes")
             }
-            return nil
-        }
-        var remainder = Array(buffer[headEnd...])
-        remainder.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[take...]))
-        if buffer.starts(with: [UInt8(ascii: "\r"), UInt8(ascii: "\n")]) {
-            throw HTTPParseError(status: 400, reason: "Empty line before the request line")
-        }
-        // Lines without their CRLF, up to (not including) the blank line.
-        var lines: [ArraySlice<UInt8>] = []
-        var start = 0
-        var j = 0
-        while j < headEnd - 2 {
-            if buffer[j] == UInt8(ascii: "\r") {
-                lines.append(buffer[start..<j])
-                start = j + 2
-                j += 2
-            } else {
-                j += 1
+            return .needMoreData
+        case .end(let end):
+            var remainder = Array(buffer[end...])
+            remainder.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[take...]))
+            var outcome: Result<Head, HTTPParseError>!
+            buffer.withUnsafeBufferPointer { all in
+                do throws(HTTPParseError) { outcome = .success(try parse(UnsafeBufferPointer(rebasing: all[0..<end]))) } catch { outcome = .failure(error) }
             }
+            buffer = []
+            scanned = 0
+            return .complete(try outcome.get(), remainder: remainder)
         }
-        if lines.count - 1 > limits.maxHeaderCount {
-            throw HTTPParseError(status: 431, reason: "More than \(limits.maxHeaderCount) header fields")
-        }
-        return (lines, remainder)
     }
 
     private enum Scan { case end(Int), notYet, bareLF, bareCR }
@@ -452,9 +441,56 @@ public struct HTTPHeadParser: Sendable {
         return .notYet
     }
 
-    private static func parseVersion(_ text: ArraySlice<UInt8>) throws(HTTPParseError) -> (major: Int, minor: Int) {
-        let bytes = Array(text)
-        guard bytes.count == 8, bytes.starts(with: Array("HTTP/".utf8)), bytes[6] == UInt8(ascii: "."),
+    /// The end of the line starting at `start` (the index of its CR).
+    private static func lineEnd(_ head: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var i = start
+        while head[i] != UInt8(ascii: "\r") { i += 1 }
+        return i
+    }
+
+    private static func requestHead(_ head: UnsafeBufferPointer<UInt8>, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPRequestHead {
+        if head[0] == UInt8(ascii: "\r") { throw HTTPParseError(status: 400, reason: "Empty line before the request line") }
+        let end = lineEnd(head, from: 0)
+        // method SP target SP version, with exactly two single spaces.
+        var firstSpace = -1, secondSpace = -1
+        for i in 0..<end where head[i] == UInt8(ascii: " ") {
+            if firstSpace < 0 { firstSpace = i } else if secondSpace < 0 { secondSpace = i } else {
+                throw HTTPParseError(status: 400, reason: "Malformed request line")
+            }
+        }
+        guard firstSpace > 0, secondSpace > firstSpace + 1, secondSpace < end - 1 else {
+            throw HTTPParseError(status: 400, reason: "Malformed request line")
+        }
+        let method = UnsafeBufferPointer(rebasing: head[0..<firstSpace])
+        let target = UnsafeBufferPointer(rebasing: head[(firstSpace + 1)..<secondSpace])
+        guard method.allSatisfy(isTokenCharacter) else { throw HTTPParseError(status: 400, reason: "Malformed method") }
+        guard target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw HTTPParseError(status: 400, reason: "Malformed request target") }
+        let version = try parseVersion(UnsafeBufferPointer(rebasing: head[(secondSpace + 1)..<end]))
+        let headers = try parseFields(head, from: end + 2, limits: limits)
+        return HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
+                               version: version, headers: headers)
+    }
+
+    private static func responseHead(_ head: UnsafeBufferPointer<UInt8>, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPResponseHead {
+        let end = lineEnd(head, from: 0)
+        // version SP status [SP reason]
+        guard end >= 12, head[8] == UInt8(ascii: " "), (end == 12 || head[12] == UInt8(ascii: " ")) else {
+            throw HTTPParseError(status: 400, reason: "Malformed status line")
+        }
+        _ = try parseVersion(UnsafeBufferPointer(rebasing: head[0..<8]))
+        var status = 0
+        for i in 9..<12 {
+            guard (0x30...0x39).contains(head[i]) else { throw HTTPParseError(status: 400, reason: "Malformed status line") }
+            status = status * 10 + Int(head[i] - 0x30)
+        }
+        let reason = end > 13 ? String(decoding: UnsafeBufferPointer(rebasing: head[13..<end]), as: UTF8.self) : ""
+        let headers = try parseFields(head, from: end + 2, limits: limits)
+        return HTTPResponseHead(status: status, reasonPhrase: reason, headers: headers)
+    }
+
+    private static func parseVersion(_ bytes: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> (major: Int, minor: Int) {
+        guard bytes.count == 8, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+              bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[6] == UInt8(ascii: "."),
               (0x30...0x39).contains(bytes[5]), (0x30...0x39).contains(bytes[7])
         else {
             throw HTTPParseError(status: 400, reason: "Malformed HTTP version")
@@ -462,28 +498,37 @@ public struct HTTPHeadParser: Sendable {
         return (Int(bytes[5] - 0x30), Int(bytes[7] - 0x30))
     }
 
-    private static func parseFields(_ lines: ArraySlice<ArraySlice<UInt8>>, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPHeaders {
+    /// Parses the field lines from `start` up to the blank line that ends `head`.
+    private static func parseFields(_ head: UnsafeBufferPointer<UInt8>, from start: Int, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPHeaders {
         var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(lines.count)
-        for line in lines {
-            guard let first = line.first else { throw HTTPParseError(status: 400, reason: "Empty header line") }
+        fields.reserveCapacity(12)
+        var lineStart = start
+        let headEnd = head.count - 2  // the blank line's CR
+        while lineStart < headEnd {
+            let end = lineEnd(head, from: lineStart)
+            guard fields.count < limits.maxHeaderCount else {
+                throw HTTPParseError(status: 431, reason: "More than \(limits.maxHeaderCount) header fields")
+            }
+            let first = head[lineStart]
             if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
                 throw HTTPParseError(status: 400, reason: "Obsolete line folding in the request head")
             }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
-                throw HTTPParseError(status: 400, reason: "Header line without a colon")
-            }
-            let name = line[line.startIndex..<colon]
+            var colon = lineStart
+            while colon < end && head[colon] != UInt8(ascii: ":") { colon += 1 }
+            guard colon < end else { throw HTTPParseError(status: 400, reason: "Header line without a colon") }
+            let name = UnsafeBufferPointer(rebasing: head[lineStart..<colon])
             guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
                 throw HTTPParseError(status: 400, reason: "Malformed header name")
             }
-            var value = line[(colon + 1)...]
-            while let b = value.first, b == 0x20 || b == 0x09 { value.removeFirst() }
-            while let b = value.last, b == 0x20 || b == 0x09 { value.removeLast() }
+            var a = colon + 1, b = end
+            while a < b && (head[a] == 0x20 || head[a] == 0x09) { a += 1 }
+            while b > a && (head[b - 1] == 0x20 || head[b - 1] == 0x09) { b -= 1 }
+            let value = UnsafeBufferPointer(rebasing: head[a..<b])
             guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
                 throw HTTPParseError(status: 400, reason: "Control character in a header value")
             }
             fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            lineStart = end + 2
         }
         return HTTPHeaders(fields)
     }

@@ -98,37 +98,64 @@ public enum ServerHandshake {
             throw HandshakeError(status: 400, reason: "A WebSocket handshake needs HTTP/1.1 or later")
         }
         let headers = head.headers
-        let hosts = headers.count(of: "Host")
+        // One pass over the fields, classifying each by name.
+        var hosts = 0, versions = 0, keys = 0
+        var hasUpgrade = false, upgradeIsWebSocket = false, connectionIsUpgrade = false
+        var hasProtocols = false, hasExtensions = false
+        var version: String?, key: String?
+        for field in headers.fields {
+            let name = field.name
+            switch name.utf8.count {
+            case 4 where HTTPHeaders.namesMatch(name, "Host"):
+                hosts += 1
+            case 7 where HTTPHeaders.namesMatch(name, "Upgrade"):
+                hasUpgrade = true
+                if HTTPHeaders.listContainsToken(field.value, "websocket") { upgradeIsWebSocket = true }
+            case 10 where HTTPHeaders.namesMatch(name, "Connection"):
+                if HTTPHeaders.listContainsToken(field.value, "upgrade") { connectionIsUpgrade = true }
+            case 17 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Key"):
+                keys += 1
+                key = field.value
+            case 21 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Version"):
+                versions += 1
+                version = field.value
+            case 22 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Protocol"):
+                hasProtocols = true
+            case 24 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Extensions"):
+                hasExtensions = true
+            default:
+                break
+            }
+        }
         guard hosts == 1 else {
             throw HandshakeError(status: 400, reason: hosts == 0 ? "Missing Host header" : "More than one Host header")
         }
-        guard headers.contains("Upgrade") else {
+        guard hasUpgrade else {
             throw HandshakeError(status: 426, reason: "This resource needs a WebSocket upgrade",
                                  headers: ["Upgrade": "websocket", "Sec-WebSocket-Version": "13"])
         }
-        guard headers.containsToken("websocket", in: "Upgrade") else {
+        guard upgradeIsWebSocket else {
             throw HandshakeError(status: 400, reason: "The Upgrade header does not contain 'websocket'")
         }
-        guard headers.containsToken("upgrade", in: "Connection") else {
+        guard connectionIsUpgrade else {
             throw HandshakeError(status: 400, reason: "The Connection header does not contain 'Upgrade'")
         }
-        guard headers.count(of: "Sec-WebSocket-Version") == 1, headers["Sec-WebSocket-Version"] == "13" else {
+        guard versions == 1, version == "13" else {
             throw HandshakeError(status: 426, reason: "Only WebSocket version 13 is supported",
                                  headers: ["Sec-WebSocket-Version": "13"])
         }
-        let keyCount = headers.count(of: "Sec-WebSocket-Key")
-        guard keyCount == 1, let key = headers["Sec-WebSocket-Key"] else {
-            throw HandshakeError(status: 400, reason: keyCount == 0 ? "Missing Sec-WebSocket-Key" : "More than one Sec-WebSocket-Key")
+        guard keys == 1, let key else {
+            throw HandshakeError(status: 400, reason: keys == 0 ? "Missing Sec-WebSocket-Key" : "More than one Sec-WebSocket-Key")
         }
-        guard key.utf8.count == 24, let decoded = Base64.decode(key), decoded.count == 16 else {
+        guard key.utf8.count == 24, Base64.decodedCount(key) == 16 else {
             throw HandshakeError(status: 400, reason: "Sec-WebSocket-Key is not the Base64 of 16 bytes")
         }
-        let subprotocols = headers.contains("Sec-WebSocket-Protocol") ? headers.tokens("Sec-WebSocket-Protocol") : []
+        let subprotocols = hasProtocols ? headers.tokens("Sec-WebSocket-Protocol") : []
         guard subprotocols.allSatisfy({ $0.utf8.allSatisfy(HTTPHeadParser.isTokenCharacter) }) else {
             throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Protocol")
         }
         var offers: [ExtensionOffer] = []
-        if headers.contains("Sec-WebSocket-Extensions") {
+        if hasExtensions {
             guard let parsed = ExtensionOffer.parse(headers.values("Sec-WebSocket-Extensions")) else {
                 throw HandshakeError(status: 400, reason: "Malformed Sec-WebSocket-Extensions")
             }

@@ -173,6 +173,28 @@ public enum Base64 {
         return out
     }
 
+    /// The number of bytes `text` decodes to, or nil if it is not canonical padded Base64;
+    /// like ``decode(_:)-(Text)`` without building the bytes.
+    public static func decodedCount<Text: StringProtocol>(_ text: Text) -> Int? {
+        var text = String(text)
+        return text.withUTF8 { chars -> Int? in
+            guard chars.count % 4 == 0 else { return nil }
+            var padding = 0
+            for (index, c) in chars.enumerated() {
+                if c == UInt8(ascii: "=") {
+                    guard index >= chars.count - 2 else { return nil }
+                    padding += 1
+                } else {
+                    guard padding == 0, let v = value(of: c) else { return nil }
+                    // The bits that padding leaves over must be zero.
+                    if index == chars.count - 2 && chars[chars.count - 1] == UInt8(ascii: "=") && v & 0x03 != 0 { return nil }
+                    if index == chars.count - 3 && chars[chars.count - 2] == UInt8(ascii: "=") && v & 0x0F != 0 { return nil }
+                }
+            }
+            return chars.count / 4 * 3 - padding
+        }
+    }
+
     private static func value(of c: UInt8) -> UInt8? {
         switch c {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"): return c - UInt8(ascii: "A")

@@ -32,7 +32,7 @@ final class Metrics: Sendable {
     let messagesOut = Atomic<Int>(0)
     let bytesIn = Atomic<Int>(0)
     let bytesOut = Atomic<Int>(0)
-    private let rejections = Mutex<[Int: Int]>([:])
+    private let rejections = Locked<[Int: Int]>([:])
 
     func rejected(status: Int) { rejections.withLock { $0[status, default: 0] += 1 } }
 

@@ -48,7 +48,7 @@ struct RouteTable: Sendable {
 
 /// A thread-safe route table.
 final class Routes: Sendable {
-    private let table = Mutex(RouteTable())
+    private let table = Locked(RouteTable())
     func add(_ path: String, _ route: Route) { table.withLock { $0.add(path, route) } }
     func match(_ path: String) -> Route? { table.withLock { $0.match(path) } }
 }

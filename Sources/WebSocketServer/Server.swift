@@ -13,8 +13,8 @@ final class ServerCore: Sendable {
     let routes = Routes()
     let metrics = Metrics()
     let loops: [EventLoop]
-    private let registry = Mutex<[ObjectIdentifier: (socket: WebSocket, path: String)]>([:])
-    private let idleWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let registry = Locked<[ObjectIdentifier: (socket: WebSocket, path: String)]>([:])
+    private let idleWaiters = Locked<[CheckedContinuation<Void, Never>]>([])
     private let nextLoop = Atomic<Int>(0)
 
     init(configuration: WebSocketServer.Configuration) {
@@ -86,7 +86,7 @@ public final class WebSocketServer: Sendable {
     /// The configuration the server was made with.
     public var configuration: Configuration { core.configuration }
     let core: ServerCore
-    private let listener = Mutex<ListenerState>(ListenerState())
+    private let listener = Locked<ListenerState>(ListenerState())
     private let acceptQueue = DispatchQueue(label: "websocket.accept")
 
     private struct ListenerState: @unchecked Sendable {

@@ -329,9 +329,9 @@ final class MessageStreamState: Sendable {
         var finished = false
         var paused = false
     }
-    private let inner = Mutex(Inner())
+    private let inner = Locked(Inner())
     let limit: Int
-    private let socketBox = Mutex<WebSocket?>(nil)
+    private let socketBox = Locked<WebSocket?>(nil)
 
     init(limit: Int) { self.limit = limit }
 

@@ -292,3 +292,10 @@ extension Substring {
         return nil
     }
 }
+
+@Suite struct Base64CountTests {
+    @Test("decodedCount agrees with decode", arguments: ["", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zh==", "Zm9=", "Zg=", "=Zm9", "Zm=v", "dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZR==", "a!==", "Zm9vYmFy"])
+    func agrees(text: String) {
+        #expect(Base64.decodedCount(text) == Base64.decode(text)?.count)
+    }
+}
