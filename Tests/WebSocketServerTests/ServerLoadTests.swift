@@ -315,10 +315,13 @@ extension WebSocketServerTests {
             var parser = HTTPHeadParser()
             guard case .complete(let head, let rest) = try parser.parseRequest(Array(buffer[0..<n])) else { Issue.record("no head"); return }
             server.adopt(socket: accepted, head: head, bytes: rest)
-            let response = raw.read()!
+            // The 101, then the echo of the empty text frame that was sent before the handover.
+            var response: [UInt8] = []
+            while response.suffix(2) != [0x81, 0x00], let chunk = raw.read(timeout: 2000), !chunk.isEmpty {
+                response += chunk
+            }
             let text = String(decoding: response, as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 101 Switching Protocols"))
-            // The empty text frame sent before the handover was echoed too.
             #expect(response.suffix(2) == [0x81, 0x00])
         }
 
@@ -341,6 +344,54 @@ extension WebSocketServerTests {
             #expect(lines.all.contains("info Listening"))
             #expect(lines.all.contains("debug WebSocket open"))
             #expect(lines.all.contains("debug Handshake refused"))
+        }
+
+        @Test func reusePortLetsTwoServersShareAPort() throws {
+            let (a, port) = try echoServer { $0.reusePort = true }
+            defer { Task { await a.shutdown(timeout: .seconds(1)) } }
+            let b = WebSocketServer(configuration: {
+                var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: port)
+                configuration.reusePort = true
+                return configuration
+            }())
+            b.webSocket("*") { socket in socket.onMessage { socket, message in socket.send(message) } }
+            #expect(try b.start().port == port)
+            defer { Task { await b.shutdown(timeout: .seconds(1)) } }
+            // Without SO_REUSEPORT the port is taken.
+            let c = WebSocketServer(configuration: .init(host: "127.0.0.1", port: port))
+            #expect(throws: SystemError.self) { try c.start() }
+            for _ in 0..<4 {
+                let client = try TestClient(port: port)
+                try client.send("shared")
+                #expect(client.nextMessage()?.text == "shared")
+            }
+        }
+
+        @Test func adoptsASocketWithRawBytes() throws {
+            let listener = try Socket.listen(host: "127.0.0.1", port: 0, backlog: 8, reusePort: false)
+            defer { close(listener) }
+            let port = Socket.localAddress(of: listener)!.port
+            let server = WebSocketServer(configuration: .init(host: "127.0.0.1", port: 0))
+            server.webSocket("/ws") { socket in socket.send("adopted") }
+            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            let raw = try RawConnection(port: port)
+            let request = ClientHandshake(host: "x", path: "/ws").serializedRequest
+            try raw.write(request)
+            var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, 2000)
+            let accepted = accept(listener, nil, nil)
+            usleep(50_000)
+            // The application read only part of the head before handing over.
+            var buffer = [UInt8](repeating: 0, count: 10)
+            let n = buffer.withUnsafeMutableBytes { recv(accepted, $0.baseAddress, $0.count, 0) }
+            server.adopt(socket: accepted, bytes: Array(buffer[0..<n]))
+            var response: [UInt8] = []
+            while !String(decoding: response, as: UTF8.self).hasSuffix("adopted"), let chunk = raw.read(timeout: 2000), !chunk.isEmpty {
+                response += chunk
+            }
+            let text = String(decoding: response, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 101 Switching Protocols"))
+            #expect(response.suffix(9) == [0x81, 0x07] + Array("adopted".utf8))
         }
 
         @Test func twoServersInOneProcess() throws {
