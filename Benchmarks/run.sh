@@ -44,8 +44,9 @@ start_server() {  # name, port, compression (0/1)
         python) taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
     esac
     server_pid=$!
-    for _ in $(seq 100); do
-        grep -q "listening" /tmp/bench-server.log 2>/dev/null && return 0
+    # Ready when the port accepts a connection.
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
         sleep 0.1
     done
     echo "$name did not start"; cat /tmp/bench-server.log; return 1

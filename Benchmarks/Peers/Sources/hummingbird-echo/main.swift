@@ -1,5 +1,6 @@
 // Hummingbird's WebSocket as an echo server.
 //   hummingbird-echo --port P [--compression]
+import Glibc
 import Hummingbird
 import HummingbirdWebSocket
 import HummingbirdWSCompression
@@ -35,4 +36,5 @@ let app = Application(
     configuration: .init(address: .hostname("127.0.0.1", port: port))
 )
 print("hummingbird-echo listening on ws://127.0.0.1:\(port)/")
+fflush(nil)
 try await app.runService()

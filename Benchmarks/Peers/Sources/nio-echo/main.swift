@@ -1,6 +1,7 @@
 // SwiftNIO's NIOWebSocket as an echo server, written the way NIO's own example server is:
 // HTTP/1 pipeline, the WebSocket upgrader, a frame aggregator, and a handler that echoes.
 //   nio-echo --port P [--threads N]
+import Glibc
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -68,4 +69,5 @@ let bootstrap = ServerBootstrap(group: group)
 
 let channel = try bootstrap.bind(host: "127.0.0.1", port: port).wait()
 print("nio-echo listening on ws://127.0.0.1:\(channel.localAddress?.port ?? port)/")
+fflush(nil)
 try channel.closeFuture.wait()
