@@ -77,36 +77,36 @@ public struct SHA1: Sendable {
 
     /// The SHA-1 compression function over one 64-byte block.
     private mutating func compress(_ chunk: UnsafeRawBufferPointer) {
-        var w = (
-            UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-            UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0)
-        )
-        withUnsafeMutableBytes(of: &w) { words in
-            let w32 = words.bindMemory(to: UInt32.self)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { w in
             for t in 0..<16 {
-                w32[t] = UInt32(bigEndian: chunk.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
+                w[t] = UInt32(bigEndian: chunk.loadUnaligned(fromByteOffset: t &* 4, as: UInt32.self))
             }
             var a = h0, b = h1, c = h2, d = h3, e = h4
-            @inline(__always) func word(_ t: Int) -> UInt32 {
+            var t = 0
+            while t < 80 {
                 let s = t & 15
                 if t >= 16 {
-                    let x = w32[(s + 13) & 15] ^ w32[(s + 8) & 15] ^ w32[(s + 2) & 15] ^ w32[s]
-                    w32[s] = x << 1 | x >> 31
+                    let x = w[(s &+ 13) & 15] ^ w[(s &+ 8) & 15] ^ w[(s &+ 2) & 15] ^ w[s]
+                    w[s] = x << 1 | x >> 31
                 }
-                return w32[s]
-            }
-            @inline(__always) func round(_ f: UInt32, _ k: UInt32, _ w: UInt32) {
-                let temp = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w
+                let f: UInt32, k: UInt32
+                if t < 20 {
+                    f = (b & c) | (~b & d); k = 0x5A82_7999
+                } else if t < 40 {
+                    f = b ^ c ^ d; k = 0x6ED9_EBA1
+                } else if t < 60 {
+                    f = (b & c) | (b & d) | (c & d); k = 0x8F1B_BCDC
+                } else {
+                    f = b ^ c ^ d; k = 0xCA62_C1D6
+                }
+                let temp = (a << 5 | a >> 27) &+ f &+ e &+ k &+ w[s]
                 e = d
                 d = c
                 c = b << 30 | b >> 2
                 b = a
                 a = temp
+                t &+= 1
             }
-            for t in 0..<20 { round((b & c) | (~b & d), 0x5A82_7999, word(t)) }
-            for t in 20..<40 { round(b ^ c ^ d, 0x6ED9_EBA1, word(t)) }
-            for t in 40..<60 { round((b & c) | (b & d) | (c & d), 0x8F1B_BCDC, word(t)) }
-            for t in 60..<80 { round(b ^ c ^ d, 0xCA62_C1D6, word(t)) }
             h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d; h4 &+= e
         }
     }
