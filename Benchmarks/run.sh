@@ -73,7 +73,7 @@ run "echo 10x64KiB" 0 echo -c 10 -s 65536 -d 1 -t "$seconds"
 run "echo 1x1MiB" 0 echo -c 1 -s 1048576 -d 1 -t "$seconds"
 run "echo 100x16B, 16 in flight" 0 echo -c 100 -s 16 -d 16 -t "$seconds"
 run "deflate 100x1KiB text" 1 echo -c 100 -s 1024 -d 1 -t "$seconds" --text --deflate
-run "connect" 0 connect -c 16 -t "$seconds"
+run "connect" 0 connect -c 64 -t "$seconds"
 reps_saved=$reps; reps=1
 run "idle $idle" 0 idle -c "$idle"
 reps=$reps_saved

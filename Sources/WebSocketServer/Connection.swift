@@ -95,6 +95,10 @@ final class Connection: @unchecked Sendable {
             routeRequest(head, remainder: initialBytes)
         } else if !initialBytes.isEmpty {
             initialBytes.withUnsafeBytes { handleInput($0) }
+        } else {
+            // The request has usually arrived with the connection (TCP_DEFER_ACCEPT): read it
+            // now rather than after another trip through epoll.
+            readable()
         }
     }
 

@@ -87,7 +87,6 @@ public final class WebSocketServer: Sendable {
     public var configuration: Configuration { core.configuration }
     let core: ServerCore
     private let listener = Locked<ListenerState>(ListenerState())
-    private let acceptQueue = DispatchQueue(label: "websocket.accept")
 
     private struct ListenerState: @unchecked Sendable {
         // `@unchecked`: the dispatch source is only touched under the mutex or on the accept queue.
@@ -143,7 +142,9 @@ public final class WebSocketServer: Sendable {
         let fd = try Socket.listen(host: configuration.host, port: configuration.port,
                                    backlog: configuration.backlog, reusePort: configuration.reusePort)
         let address = Socket.localAddress(of: fd) ?? SocketAddress(host: configuration.host, port: configuration.port)
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: acceptQueue)
+        // Accepting runs on the first loop's queue: a connection that lands on that loop starts
+        // at once, without a hop to another thread.
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: core.loops[0].queue)
         let box = DispatchBox(source)
         source.setEventHandler { [core] in WebSocketServer.acceptAll(fd: fd, core: core, source: box.value) }
         source.setCancelHandler { _ = Glibc.close(fd) }
@@ -198,7 +199,11 @@ public final class WebSocketServer: Sendable {
             Socket.configureAccepted(client, noDelay: core.configuration.noDelay)
             let loop = core.pickLoop()
             let connection = Connection(transport: SocketTransport(fd: client), loop: loop, server: core, remoteAddress: Socket.address(from: storage))
-            loop.queue.async { connection.start() }
+            if loop.isCurrent {
+                connection.start()
+            } else {
+                loop.queue.async { connection.start() }
+            }
         }
     }
 

@@ -139,6 +139,11 @@ enum Socket {
             close(fd)
             throw error
         }
+        // Accept a connection only once its first bytes (the request) have arrived: the server's
+        // first read then finds them, and a client that connects and sends nothing costs no
+        // descriptor until the kernel gives up on it.
+        var deferSeconds: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &deferSeconds, socklen_t(MemoryLayout<Int32>.size))
         guard Glibc.listen(fd, backlog) == 0 else {
             let error = SystemError(call: "listen", errno: errno)
             close(fd)
