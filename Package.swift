@@ -25,9 +25,11 @@ let package = Package(
         // accept4(2), which Swift's Glibc module does not declare.
         .target(name: "CWebSocketShims"),
 
-        .executableTarget(name: "websocket-echo", dependencies: ["WebSocketServer"], path: "Examples/websocket-echo"),
-        .executableTarget(name: "websocket-chat", dependencies: ["WebSocketServer"], path: "Examples/websocket-chat"),
-        .executableTarget(name: "websocket-hello", dependencies: ["WebSocketServer"], path: "Examples/websocket-hello"),
+        // The examples, and what they share (options, the start line, shutdown on SIGINT/SIGTERM).
+        .target(name: "ExampleSupport", dependencies: ["WebSocketServer"], path: "Examples/ExampleSupport"),
+        .executableTarget(name: "websocket-echo", dependencies: ["ExampleSupport"], path: "Examples/websocket-echo"),
+        .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport"], path: "Examples/websocket-chat"),
+        .executableTarget(name: "websocket-hello", dependencies: ["ExampleSupport"], path: "Examples/websocket-hello"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),

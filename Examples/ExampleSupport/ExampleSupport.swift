@@ -1,0 +1,79 @@
+// What the example servers share: command-line options, the line that says where to connect,
+// and a graceful shutdown on SIGINT/SIGTERM. An application installs its own signal handling;
+// the library installs none, so the examples do it here.
+import Dispatch
+import WebSocketServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Prints a line and flushes it at once, so that a pipe or a log file sees it as it happens.
+public func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
+/// Reads `--host`, `--port` and the example's own options from the command line.
+///
+/// - Parameters:
+///   - usage: the usage line printed for `--help` and on an unknown option.
+///   - configuration: updated with `--host` and `--port`.
+///   - options: the example's own options that take a value.
+///   - flags: the example's own options that take none.
+/// - Returns: the values given for `options`, and `""` for each flag given.
+public func parseArguments(usage: String, configuration: inout WebSocketServer.Configuration,
+                           options: Set<String> = [], flags: Set<String> = []) -> [String: String] {
+    var given: [String: String] = [:]
+    var arguments = CommandLine.arguments.dropFirst()
+    while let argument = arguments.popFirst() {
+        switch argument {
+        case "--host": configuration.host = arguments.popFirst() ?? configuration.host
+        case "--port": configuration.port = Int(arguments.popFirst() ?? "") ?? configuration.port
+        case "--help", "-h":
+            say("usage: \(usage)")
+            exit(0)
+        default:
+            if flags.contains(argument) {
+                given[argument] = ""
+            } else if options.contains(argument), let value = arguments.popFirst() {
+                given[argument] = value
+            } else {
+                say("unknown or incomplete argument: \(argument)\nusage: \(usage)")
+                exit(2)
+            }
+        }
+    }
+    return given
+}
+
+/// Starts `server`, prints `announce(address)`, and serves until SIGINT or SIGTERM, which shut
+/// the server down gracefully (1001 to every client) before the process exits.
+public func serve(_ server: WebSocketServer, name: String, announce: (SocketAddress) -> String) -> Never {
+    do {
+        let address = try server.start()
+        say(announce(address))
+    } catch {
+        say("\(name): \(error)")
+        exit(1)
+    }
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    var sources: [any DispatchSourceSignal] = []
+    for signalNumber in [SIGINT, SIGTERM] {
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .main)
+        source.setEventHandler {
+            Task {
+                await server.shutdown(timeout: .seconds(2))
+                exit(0)
+            }
+        }
+        source.resume()
+        sources.append(source)
+    }
+    withExtendedLifetime(sources) { dispatchMain() }
+}
+
+/// The host to show in a URL: `localhost` for the loopback address.
+public func displayHost(_ address: SocketAddress) -> String {
+    address.host == "127.0.0.1" ? "localhost" : (address.isIPv6 ? "[\(address.host)]" : address.host)
+}
