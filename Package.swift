@@ -30,7 +30,7 @@ let package = Package(
         .executableTarget(name: "websocket-echo", dependencies: ["ExampleSupport"], path: "Examples/websocket-echo"),
         .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport"], path: "Examples/websocket-chat"),
         .executableTarget(name: "websocket-hello", dependencies: ["ExampleSupport"], path: "Examples/websocket-hello"),
-        .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore"], path: "Benchmarks/websocket-core-bench"),
+        .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
         .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore"]),

@@ -1,10 +1,14 @@
 // Throughput of WebSocketCore's hot paths, engine alone (no sockets).
 //
-//   swift run -c release websocket-core-bench [--quick] [unmask] [utf8] [decode] [handshake]
+//   swift run -c release websocket-core-bench [--quick] [unmask] [utf8] [decode] [handshake] [handshake-parts] [deflate] [deflate-memory]
 //
 // Each figure is the best of several timed rounds; the machine is shared, so compare figures
 // from the same run rather than across runs.
+import CZlib
 import WebSocketCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 let quick = CommandLine.arguments.contains("--quick")
 let selected = CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") }
@@ -43,6 +47,7 @@ func reportRate(_ name: String, items: Int, secondsPerCall: Double, unit: String
 }
 
 func format2(_ x: Double) -> String {
+    if x < 0 { return "-" + format2(-x) }
     let scaled = x * 100 + 0.5
     let whole = Int(scaled) / 100
     let frac = Int(scaled) % 100
@@ -149,6 +154,124 @@ if runs("handshake-parts") {
     let upgrade = try! ServerHandshake.validate(head)
     let r = measure { for _ in 0..<batch { sink &+= (try! ServerHandshake.acceptResponse(for: upgrade)).serialized().count } }
     reportRate("  101 response built and serialized", items: batch, secondsPerCall: r, unit: "")
+}
+
+// 6. permessage-deflate: the engine against zlib called directly on the same data.
+func jsonText(_ size: Int) -> [UInt8] {
+    let sample = "{\"id\":12345,\"symbol\":\"BTC-USD\",\"price\":\"43125.50\",\"size\":\"0.0125\",\"side\":\"buy\",\"ts\":1700000000123},"
+    var out: [UInt8] = []
+    var n = 0
+    while out.count < size {
+        out += Array(sample.replacingFirstDigits(with: n).utf8)
+        n += 7919
+    }
+    return Array(out.prefix(size))
+}
+
+extension String {
+    /// The sample with its id changed, so that messages differ as real ones do.
+    func replacingFirstDigits(with n: Int) -> String {
+        let parts = split(separator: "12345", maxSplits: 1, omittingEmptySubsequences: false)
+        return parts.count == 2 ? parts[0] + String(10000 + n % 90000) + parts[1] : self
+    }
+}
+
+let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: false, clientNoContextTakeover: false, serverWindowBits: 15, clientWindowBits: 15, perFrame: false)
+
+/// Deflates each message with a sync flush, as permessage-deflate does, straight through zlib.
+func zlibDirect(_ messages: [[UInt8]]) -> Int {
+    var stream = z_stream()
+    czlib_deflateInit2(&stream, 6, -15, 8)
+    var out = [UInt8](repeating: 0, count: 1 << 20)
+    var total = 0
+    for message in messages {
+        message.withUnsafeBytes { input in
+            out.withUnsafeMutableBytes { output in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+                stream.avail_in = uInt(input.count)
+                stream.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(output.count)
+                deflate(&stream, Z_SYNC_FLUSH)
+                total += output.count - Int(stream.avail_out)
+            }
+        }
+    }
+    deflateEnd(&stream)
+    return total
+}
+
+if runs("deflate") {
+    for (label, size, random) in [("JSON 1 KiB", 1024, false), ("JSON 64 KiB", 64 << 10, false), ("random 64 KiB", 64 << 10, true)] {
+        let count = max(8, (4 << 20) / size)
+        let messages: [[UInt8]] = (0..<count).map { i in
+            random ? (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) } : jsonText(size + i % 7)
+        }
+        let bytes = messages.reduce(0) { $0 + $1.count }
+        let direct = measure(rounds: quick ? 2 : 5) { sink &+= zlibDirect(messages) }
+        var frames: [UInt8] = []
+        let engine = measure(rounds: quick ? 2 : 5) {
+            var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+            for message in messages { try! server.send(Message(kind: random ? .binary : .text, data: message), compress: true) }
+            frames = server.takeOutboundBytes()
+            sink &+= frames.count
+        }
+        print(pad("deflate \(label): engine / zlib direct", 44) + pad(format2(Double(bytes) / engine / 1e6) + " / " + format2(Double(bytes) / direct / 1e6) + " MB/s", 24, left: true)
+              + "  overhead " + format2((engine / direct - 1) * 100) + " %  ratio " + format2(Double(frames.count) / Double(bytes)))
+        // Decompression: the client sent these (masked); the server inflates and checks UTF-8.
+        var client = WebSocketEngine(role: .client, configuration: .init(maxFrameSize: 1 << 21, maxMessageSize: 1 << 21),
+                                     extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+        for message in messages { try! client.send(Message(kind: random ? .binary : .text, data: message), compress: true) }
+        let wire = client.takeOutboundBytes()
+        let inflate = measure(rounds: quick ? 2 : 5) {
+            var server = WebSocketEngine(role: .server, configuration: .init(maxFrameSize: 1 << 21, maxMessageSize: 1 << 21),
+                                         extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+            wire.withUnsafeBytes { server.receive($0) }
+            var n = 0
+            while let event = server.nextEvent() { if case .message = event { n += 1 } }
+            precondition(n == count)
+            sink &+= n
+        }
+        print(pad("inflate \(label) (engine, output)", 44) + pad(format2(Double(bytes) / inflate / 1e6) + " MB/s", 24, left: true))
+    }
+}
+
+// 7. Memory a connection pays for compression once both directions have been used.
+if runs("deflate-memory") {
+    func rssKiB() -> Int {
+        guard let file = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, 256, file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("VmRSS:") { return Int(text.split(separator: " ")[1]) ?? 0 }
+        }
+        return 0
+    }
+    let json = jsonText(1024)
+    var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+    try! client.send(Message.text(String(decoding: json, as: UTF8.self)), compress: true)
+    let frame = client.takeOutboundBytes()
+    for (label, configuration, noContext) in [("context takeover, 15-bit windows", PerMessageDeflate.Configuration(), false),
+                                              ("no context takeover, streams released", PerMessageDeflate.Configuration(releasesStreamsBetweenMessages: true), true)] {
+        let agreed = PerMessageDeflate.Agreement(serverNoContextTakeover: noContext, clientNoContextTakeover: noContext,
+                                                 serverWindowBits: 15, clientWindowBits: 15, perFrame: false)
+        let count = 1000
+        let before = rssKiB()
+        var engines: [WebSocketEngine] = []
+        for _ in 0..<count {
+            var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreed, configuration: configuration, role: .server))
+            var c2 = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreed, role: .client))
+            try! c2.send(Message.text(String(decoding: json, as: UTF8.self)), compress: true)
+            server.receive(noContext ? c2.takeOutboundBytes() : frame)
+            _ = server.takeEvents()
+            try! server.send(Message.text(String(decoding: json, as: UTF8.self)), compress: true)
+            _ = server.takeOutbound()
+            engines.append(server)
+        }
+        let after = rssKiB()
+        print(pad("compression memory, \(label)", 56) + pad("\((after - before) * 1024 / count) B/connection", 22, left: true))
+        sink &+= engines.count
+    }
 }
 
 if sink == 42 { print("") }

@@ -87,6 +87,17 @@ public struct PerMessageDeflate: ExtensionNegotiator {
         public var clientWindowBits: Int
         /// The legacy per-frame extension rather than permessage-deflate.
         public var perFrame: Bool
+
+        /// Makes an agreement (a client reads one from the server's response with
+        /// ``PerMessageDeflate/clientAgreement(from:)``).
+        public init(serverNoContextTakeover: Bool = false, clientNoContextTakeover: Bool = false,
+                    serverWindowBits: Int = 15, clientWindowBits: Int = 15, perFrame: Bool = false) {
+            self.serverNoContextTakeover = serverNoContextTakeover
+            self.clientNoContextTakeover = clientNoContextTakeover
+            self.serverWindowBits = serverWindowBits
+            self.clientWindowBits = clientWindowBits
+            self.perFrame = perFrame
+        }
     }
 
     /// Accepts the first offer this configuration can honour (see the type's documentation).
@@ -381,7 +392,8 @@ public final class DeflateCodec: ExtensionCodec {
                 if stream.pointee.avail_out > 0 && stream.pointee.avail_in == 0 { return true }
             }
         }
-        guard ok, output.count >= 4, Array(output.suffix(4)) == DeflateCodec.tail else {
+        let n = output.count
+        guard ok, n >= 4, output[n - 4] == 0, output[n - 3] == 0, output[n - 2] == 0xFF, output[n - 1] == 0xFF else {
             dropDeflater()
             return nil
         }
