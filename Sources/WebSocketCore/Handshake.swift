@@ -81,11 +81,30 @@ public enum ServerHandshake {
 
     /// `Sec-WebSocket-Accept` for a key: Base64 of the SHA-1 of the key and the GUID.
     public static func acceptValue(forKey key: String) -> String {
-        var sha = SHA1()
-        sha.update(key.utf8)
-        sha.update(guid.utf8)
-        return Base64.encode(sha.finalize())
+        var key = key
+        return key.withUTF8 { keyBytes in
+            // A 24-byte key (every valid one) and the GUID make 60 bytes: two padded blocks,
+            // hashed from the stack without going through the general update path.
+            guard keyBytes.count == 24 else {
+                var sha = SHA1()
+                sha.update(UnsafeRawBufferPointer(keyBytes))
+                sha.update(guid.utf8)
+                return Base64.encode(sha.finalize())
+            }
+            let digest = withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { blocks -> SHA1.Digest in
+                blocks.copyMemory(from: UnsafeRawBufferPointer(keyBytes))
+                guidBytes.withUnsafeBytes { (blocks.baseAddress! + 24).copyMemory(from: $0.baseAddress!, byteCount: 36) }
+                blocks[60] = 0x80
+                for i in 61..<126 { blocks[i] = 0 }
+                blocks[126] = 0x01  // 480 bits, big-endian, in the last two bytes
+                blocks[127] = 0xE0
+                return SHA1.digest(ofPaddedBlocks: UnsafeRawBufferPointer(blocks))
+            }
+            return Base64.encode(digest)
+        }
     }
+
+    private static let guidBytes: [UInt8] = Array(guid.utf8)
 
     /// Checks a request against RFC 6455 §4.2.1. The error names the status to answer with:
     /// 405 for a method other than GET, 426 (with `Sec-WebSocket-Version: 13`) when there is no

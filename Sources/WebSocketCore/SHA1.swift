@@ -52,6 +52,22 @@ public struct SHA1: Sendable {
         }
     }
 
+    /// A 20-byte digest, inline.
+    public struct Digest: Sendable {
+        var words: (UInt32, UInt32, UInt32, UInt32, UInt32)
+    }
+
+    /// The digest of a message that the caller has already padded to whole blocks.
+    static func digest(ofPaddedBlocks blocks: UnsafeRawBufferPointer) -> Digest {
+        var sha = SHA1()
+        var offset = 0
+        while offset < blocks.count {
+            sha.compress(UnsafeRawBufferPointer(rebasing: blocks[offset..<(offset + 64)]))
+            offset += 64
+        }
+        return Digest(words: (sha.h0, sha.h1, sha.h2, sha.h3, sha.h4))
+    }
+
     /// Pads the message and returns the 20-byte digest. The hash must not be fed after this.
     public mutating func finalize() -> [UInt8] {
         let bitLength = totalLength &* 8
@@ -115,6 +131,45 @@ public struct SHA1: Sendable {
 /// Base64 with the standard alphabet and padding (RFC 4648 §4), as the handshake uses it.
 public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Encodes a SHA-1 digest (20 bytes) as Base64 text, without an intermediate array.
+    public static func encode(_ digest: SHA1.Digest) -> String {
+        withUnsafeTemporaryAllocation(byteCount: 20, alignment: 4) { raw in
+            let w = digest.words
+            raw.storeBytes(of: w.0.bigEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: w.1.bigEndian, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: w.2.bigEndian, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: w.3.bigEndian, toByteOffset: 12, as: UInt32.self)
+            raw.storeBytes(of: w.4.bigEndian, toByteOffset: 16, as: UInt32.self)
+            return encode(UnsafeRawBufferPointer(raw))
+        }
+    }
+
+    /// Encodes bytes as Base64 text.
+    public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: (bytes.count + 2) / 3 * 4) { out in
+            var i = 0, o = 0
+            while i + 3 <= bytes.count {
+                let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                out[o] = alphabet[Int(n >> 18)]
+                out[o + 1] = alphabet[Int(n >> 12 & 0x3F)]
+                out[o + 2] = alphabet[Int(n >> 6 & 0x3F)]
+                out[o + 3] = alphabet[Int(n & 0x3F)]
+                i += 3
+                o += 4
+            }
+            let rest = bytes.count - i
+            if rest > 0 {
+                let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+                out[o] = alphabet[Int(n >> 18)]
+                out[o + 1] = alphabet[Int(n >> 12 & 0x3F)]
+                out[o + 2] = rest == 2 ? alphabet[Int(n >> 6 & 0x3F)] : UInt8(ascii: "=")
+                out[o + 3] = UInt8(ascii: "=")
+                o += 4
+            }
+            return o
+        }
+    }
 
     /// Encodes bytes as Base64 text.
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
