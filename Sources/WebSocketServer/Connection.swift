@@ -505,9 +505,16 @@ final class Connection: @unchecked Sendable {
     private func drained() {
         switch phase {
         case .finishing:
-            // The response or the closing handshake is out: shut down our side and wait for the
-            // peer's FIN. The application hears of the close now; the socket itself follows.
             reportClose()
+            if let engine, engine.failure == nil, engine.closeReceived != nil, engine.closeSent != nil {
+                // Both Close frames have crossed: the peer sends nothing more, so the server
+                // closes the TCP connection at once, as RFC 6455 §7.1.1 asks.
+                closeSocket()
+                return
+            }
+            // An HTTP response, or a connection failed mid-stream: the peer may still be
+            // sending, and closing now would answer its bytes with a reset that can destroy
+            // what was just written. Shut down our side and read until its FIN instead.
             transport.shutdownWrite()
             phase = .draining
             let deadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
