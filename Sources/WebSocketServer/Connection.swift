@@ -576,6 +576,14 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Closing
 
+    /// Whether reading is paused (backpressure, a slow consumer, an upgrade hook at work).
+    var isReadingPaused: Bool { !pauseReasons.isEmpty }
+
+    /// The socket hung up or failed while reading was paused. On the queue.
+    func transportLost() {
+        transportFailed(SystemError(call: "epoll", errno: ECONNRESET))
+    }
+
     private func peerClosed() {
         closeSocket()
     }

@@ -127,6 +127,12 @@ final class EventLoop: @unchecked Sendable {
                 let fd = Int(readyDescriptors[i])
                 guard fd < byDescriptor.count, let connection = byDescriptor[fd] else { continue }
                 let flags = readyEvents[i]
+                if flags & EventLoop.hangup != 0 && connection.isReadingPaused {
+                    // The socket failed while nothing reads it: with level-triggered epoll this
+                    // event would repeat for ever, so the connection is dropped now.
+                    connection.transportLost()
+                    continue
+                }
                 if flags & EventLoop.readable != 0 {
                     connection.readable()
                 }
@@ -140,6 +146,7 @@ final class EventLoop: @unchecked Sendable {
 
     private static let input = UInt32(CWS_EPOLLIN | CWS_EPOLLRDHUP)
     private static let output = UInt32(CWS_EPOLLOUT)
+    private static let hangup = UInt32(CWS_EPOLLHUP | CWS_EPOLLERR)
     private static let readable = UInt32(CWS_EPOLLIN | CWS_EPOLLHUP | CWS_EPOLLERR | CWS_EPOLLRDHUP)
 
     private func tick() {

@@ -150,6 +150,25 @@ extension WebSocketServerTests {
             #expect(result == ["one", "two", "three", "closed 1000"])
         }
 
+        @Test func aResetWhileReadingIsPausedClosesTheConnection() async throws {
+            let closes = Recorder<CloseEvent>()
+            let (server, port) = try startServer { server in
+                server.asyncWebSocket("/") { socket in
+                    // Never consume: reading pauses after 16 messages.
+                    closes.append(await socket.closed())
+                }
+            }
+            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            try await Task.detached {
+                let client = try TestClient(port: port)
+                for _ in 0..<40 { try client.send("unread") }
+                usleep(100_000)
+                client.connection.reset()
+            }.value
+            #expect(eventually(timeout: 3000) { closes.all == [CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)] })
+            #expect(eventually { server.metrics.openConnections == 0 })
+        }
+
         @Test func slowConsumerPausesReading() async throws {
             let (server, port) = try startServer { server in
                 server.asyncWebSocket("/") { socket in
