@@ -48,6 +48,10 @@ final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        // A loop dropped without stop() (a server that was never started, then released) must
+        // not leave its sources firing.
+        timer?.cancel()
+        source?.cancel()
         readBuffer.deallocate()
         iovecs.deallocate()
         headerScratch.deallocate()
@@ -66,7 +70,7 @@ final class EventLoop: @unchecked Sendable {
     /// Starts watching the epoll set and the deadline timer.
     func start() {
         let source = DispatchSource.makeReadSource(fileDescriptor: epollFD, queue: queue)
-        source.setEventHandler { [unowned self] in self.poll() }
+        source.setEventHandler { [weak self] in self?.poll() }
         let fd = epollFD
         source.setCancelHandler { _ = Glibc.close(fd) }
         source.resume()
@@ -74,7 +78,7 @@ final class EventLoop: @unchecked Sendable {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = DispatchTimeInterval.nanoseconds(Int(resolution.nanoseconds))
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(5))
-        timer.setEventHandler { [unowned self] in self.tick() }
+        timer.setEventHandler { [weak self] in self?.tick() }
         timer.resume()
         self.timer = timer
     }

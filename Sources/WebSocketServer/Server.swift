@@ -81,7 +81,8 @@ final class ServerCore: Sendable {
 /// ```
 ///
 /// Connections are spread over a few serial queues (one per core by default); each
-/// connection's callbacks run on its queue. Several servers can run in one process.
+/// connection's callbacks run on its queue. Several servers can run in one process. A server
+/// that was started keeps running, and stays in memory, until ``shutdown(timeout:)``.
 public final class WebSocketServer: Sendable {
     /// The configuration the server was made with.
     public var configuration: Configuration { core.configuration }
