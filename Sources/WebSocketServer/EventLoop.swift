@@ -27,7 +27,6 @@ final class EventLoop: @unchecked Sendable {
     private static let eventCapacity = 256
     /// Connections by file descriptor.
     private var byDescriptor: [Connection?] = []
-    private(set) var connectionCount = 0
     private var source: DispatchSourceRead?
     private var timer: DispatchSourceTimer?
     private let resolution: Duration
@@ -98,7 +97,6 @@ final class EventLoop: @unchecked Sendable {
         let fd = Int(connection.fd)
         if fd >= byDescriptor.count { byDescriptor.append(contentsOf: repeatElement(nil, count: fd + 1 - byDescriptor.count)) }
         byDescriptor[fd] = connection
-        connectionCount += 1
         _ = cws_epoll_add(epollFD, connection.fd, EventLoop.input)
     }
 
@@ -113,7 +111,6 @@ final class EventLoop: @unchecked Sendable {
         guard fd < byDescriptor.count, byDescriptor[fd] === connection else { return }
         _ = cws_epoll_remove(epollFD, connection.fd)
         byDescriptor[fd] = nil
-        connectionCount -= 1
     }
 
     /// Every connection of this loop.

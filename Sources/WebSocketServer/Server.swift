@@ -90,7 +90,8 @@ public final class WebSocketServer: Sendable {
     private let listener = Locked<ListenerState>(ListenerState())
 
     private struct ListenerState: @unchecked Sendable {
-        // `@unchecked`: the dispatch source is only touched under the mutex or on the accept queue.
+        // `@unchecked`: the Dispatch source is only touched under the lock (start, shutdown) or by
+        // its own handler; Dispatch sources are thread-safe, the overlay just does not say so.
         var fd: Int32 = -1
         var source: DispatchSourceRead?
         var address: SocketAddress?
