@@ -637,7 +637,9 @@ final class Connection: @unchecked Sendable {
         return CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
     }
 
-    private func log(_ level: LogLevel, _ message: String, _ metadata: [String: String]) {
-        server.log(level, message, metadata.merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
+    /// Logs with the peer's address added; nothing is built when the level is not logged.
+    private func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String]) {
+        guard server.logs(level) else { return }
+        server.log(level, message, metadata().merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
     }
 }

@@ -63,9 +63,13 @@ final class ServerCore: Sendable {
         registry.withLock { r in r.values.filter { path == nil || $0.path == path }.map(\.socket) }
     }
 
-    func log(_ level: LogLevel, _ message: String, _ metadata: [String: String] = [:]) {
+    /// Whether a line of `level` would reach the log handler.
+    func logs(_ level: LogLevel) -> Bool { level >= configuration.logLevel && configuration.logHandler != nil }
+
+    /// Passes a line to the log handler; the metadata is built only if the line is wanted.
+    func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String] = [:]) {
         guard level >= configuration.logLevel, let handler = configuration.logHandler else { return }
-        handler(level, message, metadata)
+        handler(level, message, metadata())
     }
 }
 
