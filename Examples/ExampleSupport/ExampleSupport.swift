@@ -2,6 +2,7 @@
 // and a graceful shutdown on SIGINT/SIGTERM. An application installs its own signal handling;
 // the library installs none, so the examples do it here.
 import Dispatch
+import WebSocketCore
 import WebSocketServer
 #if canImport(Glibc)
 import Glibc
@@ -76,4 +77,9 @@ public func serve(_ server: WebSocketServer, name: String, announce: (SocketAddr
 /// The host to show in a URL: `localhost` for the loopback address.
 public func displayHost(_ address: SocketAddress) -> String {
     address.host == "127.0.0.1" ? "localhost" : (address.isIPv6 ? "[\(address.host)]" : address.host)
+}
+
+/// A 200 response carrying an HTML page, never cached (the examples' pages change with the code).
+public func htmlPage(_ html: String) -> HTTPResponse {
+    HTTPResponse(status: 200, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"], body: Array(html.utf8))
 }

@@ -17,9 +17,7 @@ let limit = options["--max-length"].flatMap(Int.init) ?? 50
 
 let server = WebSocketServer(configuration: configuration)
 
-server.http("/") { _ in
-    HTTPResponse(status: 200, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"], body: Array(chatPage.utf8))
-}
+server.http("/") { _ in htmlPage(chatPage) }
 
 server.webSocket("/ws") { socket in
     server.broadcast(.text("» someone joined (\(server.connections(path: "/ws").count) online)"), path: "/ws")

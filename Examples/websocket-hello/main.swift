@@ -14,9 +14,7 @@ let delay = options["--close-after"].flatMap(Double.init) ?? 5
 
 let server = WebSocketServer(configuration: configuration)
 
-server.http("/") { _ in
-    HTTPResponse(status: 200, headers: ["Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"], body: Array(helloPage.utf8))
-}
+server.http("/") { _ in htmlPage(helloPage) }
 
 server.webSocket("/ws") { socket in
     socket.onText { socket, text in

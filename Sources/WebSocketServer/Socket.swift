@@ -41,7 +41,6 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 enum Socket {
     /// Resolves a numeric host (or `localhost`, `0.0.0.0`, `::`) and port into a `sockaddr_storage`.
     static func makeAddress(host: String, port: Int) throws -> (sockaddr_storage, socklen_t) {
-        var storage = sockaddr_storage()
         let name = host == "localhost" ? "127.0.0.1" : host
         var v4 = in_addr()
         var v6 = in6_addr()
@@ -50,10 +49,7 @@ enum Socket {
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             address.sin_addr = v4
-            withUnsafeBytes(of: address) { raw in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) }
-            }
-            return (storage, socklen_t(MemoryLayout<sockaddr_in>.size))
+            return stored(address)
         }
         let stripped = name.hasPrefix("[") && name.hasSuffix("]") ? String(name.dropFirst().dropLast()) : name
         if inet_pton(AF_INET6, stripped, &v6) == 1 {
@@ -61,12 +57,18 @@ enum Socket {
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = in_port_t(UInt16(port).bigEndian)
             address.sin6_addr = v6
-            withUnsafeBytes(of: address) { raw in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) }
-            }
-            return (storage, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            return stored(address)
         }
         throw SystemError(call: "inet_pton(\(host))", errno: EINVAL)
+    }
+
+    /// A `sockaddr_in` or `sockaddr_in6` in a `sockaddr_storage`, with its length.
+    private static func stored<Address>(_ address: Address) -> (sockaddr_storage, socklen_t) {
+        var storage = sockaddr_storage()
+        withUnsafeBytes(of: address) { raw in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) }
+        }
+        return (storage, socklen_t(MemoryLayout<Address>.size))
     }
 
     /// Reads a `sockaddr` back into a ``SocketAddress``.

@@ -16,16 +16,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+import checks
+from checks import check
+
 ECHO, ECHO_LOG, CHAT, HELLO = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-passed = 0
-
-
-def check(condition, what):
-    global passed
-    if not condition:
-        raise AssertionError(what)
-    passed += 1
-    print(f"  ok: {what}")
 
 
 options = webdriver.ChromeOptions()
@@ -107,4 +101,4 @@ try:
 finally:
     driver.quit()
 
-print(f"browser interop: {passed} passed, 0 failed")
+print(f"browser interop: {checks.passed} passed, 0 failed")

@@ -10,16 +10,10 @@ import sys
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
+import checks
+from checks import check
+
 ECHO, ECHO_DEFLATE, CHAT = (int(p) for p in sys.argv[1:4])
-passed = 0
-
-
-def check(condition, what):
-    global passed
-    if not condition:
-        raise AssertionError(what)
-    passed += 1
-    print(f"  ok: {what}")
 
 
 async def echo_suite(port, compression):
@@ -97,7 +91,7 @@ async def main():
     await protocol_errors()
     await rejected_handshake()
     await chat_broadcast()
-    print(f"python websockets interop: {passed} passed, 0 failed")
+    print(f"python websockets interop: {checks.passed} passed, 0 failed")
 
 
 asyncio.run(main())
