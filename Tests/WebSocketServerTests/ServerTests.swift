@@ -207,6 +207,20 @@ extension WebSocketServerTests {
             #expect(eventually { server.metrics.openWebSockets == 0 && server.connections().isEmpty })
         }
 
+        @Test func afterACompletedClosingHandshakeTheServerClosesAtOnce() throws {
+            // RFC 6455 §7.1.1: the server closes the TCP connection first. The client here keeps
+            // its socket open; the server must not wait for it (the close timeout is 5 s).
+            let (server, port) = try echoServer()
+            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            let client = try TestClient(port: port)
+            try client.close()
+            #expect(client.next() == .close(CloseFrame(code: .normalClosure)))
+            let start = now()
+            #expect(eventually(timeout: 2000) { server.metrics.openConnections == 0 })
+            #expect(now() - start < 1000)
+            withExtendedLifetime(client) {}
+        }
+
         @Test func serverInitiatedClose() throws {
             let closes = Recorder<CloseEvent>()
             let (server, port) = try startServer { server in
