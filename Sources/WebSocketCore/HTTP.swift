@@ -2,47 +2,118 @@
 ///
 /// Repeated fields are kept as separate entries, in order; ``values(_:)`` returns all of them
 /// and ``tokens(_:)`` splits comma-separated lists across every line of a field.
-public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
-    /// The fields as (name, value) pairs, names as the peer spelled them.
-    public private(set) var fields: [(name: String, value: String)]
+///
+/// The fields are kept as bytes, as they came off the wire, with the position of each name and
+/// value: parsing a head costs one copy of its field lines and no string per field. Strings are
+/// made only for the fields the application asks for.
+public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    /// The fields' bytes. Each span below points into it; bytes no span points at (the `: ` and
+    /// line ends of a parsed head, removed fields) are never read.
+    private var bytes: [UInt8]
+    /// Where each field's name and value are in `bytes`, in order.
+    private var spans: [Span]
+
+    /// The position of one field's name and value in `bytes`.
+    struct Span: Sendable, Hashable {
+        var nameStart: UInt32
+        var nameEnd: UInt32
+        var valueStart: UInt32
+        var valueEnd: UInt32
+    }
 
     /// Headers with the given fields, in order.
-    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+    public init(_ fields: [(name: String, value: String)] = []) {
+        bytes = []
+        spans = []
+        if !fields.isEmpty {
+            spans.reserveCapacity(fields.count)
+            bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
+            for field in fields { add(name: field.name, value: field.value) }
+        }
+    }
 
     /// Headers from a literal: `["Origin": "https://example.com"]`.
     public init(dictionaryLiteral elements: (String, String)...) {
-        fields = elements.map { (name: $0.0, value: $0.1) }
+        self.init(elements.map { (name: $0.0, value: $0.1) })
     }
 
+    /// Empty headers with room for `fields` fields of `bytes` bytes in all.
+    init(reservingFields fields: Int, bytes byteCount: Int) {
+        bytes = []
+        bytes.reserveCapacity(byteCount)
+        spans = []
+        spans.reserveCapacity(fields)
+    }
+
+    /// Headers over bytes already laid out, as the parser makes them.
+    init(bytes: [UInt8], spans: [Span]) {
+        self.bytes = bytes
+        self.spans = spans
+    }
+
+    /// The fields as (name, value) pairs, names as the peer spelled them. Makes a string for
+    /// every name and value; look fields up by name where you can.
+    public var fields: [(name: String, value: String)] { Array(self) }
+
     /// Appends a field, keeping any with the same name.
-    public mutating func add(name: String, value: String) { fields.append((name, value)) }
+    public mutating func add(name: String, value: String) {
+        var name = name, value = value
+        let nameStart = UInt32(bytes.count)
+        name.withUTF8 { bytes.append(contentsOf: $0) }
+        let nameEnd = UInt32(bytes.count)
+        value.withUTF8 { bytes.append(contentsOf: $0) }
+        spans.append(Span(nameStart: nameStart, nameEnd: nameEnd, valueStart: nameEnd, valueEnd: UInt32(bytes.count)))
+    }
+
+    /// Appends a field whose name and value are fixed text.
+    mutating func add(name: StaticString, value: StaticString) {
+        add(name: name, valueBytes: UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
+    }
+
+    /// Appends a field whose value is given as bytes.
+    mutating func add(name: StaticString, valueBytes: UnsafeBufferPointer<UInt8>) {
+        let nameStart = UInt32(bytes.count)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        let nameEnd = UInt32(bytes.count)
+        bytes.append(contentsOf: valueBytes)
+        spans.append(Span(nameStart: nameStart, nameEnd: nameEnd, valueStart: nameEnd, valueEnd: UInt32(bytes.count)))
+    }
 
     /// Replaces every field of this name with one field.
     public mutating func replaceOrAdd(name: String, value: String) {
         remove(name: name)
-        fields.append((name, value))
+        add(name: name, value: value)
     }
 
     /// Removes every field of this name.
     public mutating func remove(name: String) {
-        fields.removeAll { HTTPHeaders.namesMatch($0.name, name) }
+        let doomed = indices(of: name)
+        guard !doomed.isEmpty else { return }
+        spans = spans.enumerated().filter { !doomed.contains($0.offset) }.map(\.element)
+        if spans.isEmpty { bytes.removeAll(keepingCapacity: true) }
     }
 
     /// The number of fields.
-    public var count: Int { fields.count }
+    public var count: Int { spans.count }
+
+    /// The bytes the fields take as `name: value` lines.
+    var serializedCount: Int {
+        spans.reduce(0) { $0 + Int($1.nameEnd - $1.nameStart) + Int($1.valueEnd - $1.valueStart) + 4 }
+    }
 
     /// The value of the first field with this name (case-insensitive), or nil.
     public subscript(name: String) -> String? {
-        fields.first { HTTPHeaders.namesMatch($0.name, name) }?.value
+        guard let i = firstIndex(of: name) else { return nil }
+        return value(at: i)
     }
 
     /// The values of every field with this name, in order.
     public func values(_ name: String) -> [String] {
-        fields.compactMap { HTTPHeaders.namesMatch($0.name, name) ? $0.value : nil }
+        indices(of: name).map(value(at:))
     }
 
     /// Whether any field has this name.
-    public func contains(_ name: String) -> Bool { self[name] != nil }
+    public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
 
     /// The comma-separated list elements of every field with this name, trimmed of spaces,
     /// empty elements dropped (RFC 9110 §5.6.1).
@@ -63,42 +134,127 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         }
     }
 
+    /// The number of fields with this name.
+    public func count(of name: String) -> Int { indices(of: name).count }
+
     /// Calls `body` with each list element of every field named `name`, trimmed, until it
     /// returns true; returns whether it did.
     func forEachListElement(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
-        for field in fields where HTTPHeaders.namesMatch(field.name, name) {
-            if HTTPHeaders.forEachListElement(of: field.value, body) { return true }
+        for i in indices(of: name) {
+            if withValueBytes(at: i, { HTTPHeaders.forEachListElement(of: $0, body) }) { return true }
         }
         return false
+    }
+
+    /// Calls `body` with each field's name and value bytes, in order.
+    func forEachField(_ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void) {
+        bytes.withUnsafeBufferPointer { all in
+            for span in spans {
+                body(UnsafeBufferPointer(rebasing: all[Int(span.nameStart)..<Int(span.nameEnd)]),
+                     UnsafeBufferPointer(rebasing: all[Int(span.valueStart)..<Int(span.valueEnd)]))
+            }
+        }
+    }
+
+    /// Calls `body` with the value bytes of the field at `index`.
+    func withValueBytes<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let span = spans[index]
+        return bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(span.valueStart)..<Int(span.valueEnd)])) }
+    }
+
+    /// The name of the field at `index`.
+    func name(at index: Int) -> String {
+        let span = spans[index]
+        return bytes.withUnsafeBufferPointer { String(decoding: $0[Int(span.nameStart)..<Int(span.nameEnd)], as: UTF8.self) }
+    }
+
+    /// The value of the field at `index`.
+    func value(at index: Int) -> String {
+        withValueBytes(at: index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The index of the first field with this name.
+    private func firstIndex(of name: String) -> Int? {
+        var name = name
+        return name.withUTF8 { wanted in
+            bytes.withUnsafeBufferPointer { all in
+                spans.firstIndex { HTTPHeaders.bytesMatch(UnsafeBufferPointer(rebasing: all[Int($0.nameStart)..<Int($0.nameEnd)]), wanted) }
+            }
+        }
+    }
+
+    /// The indices of every field with this name, in order.
+    private func indices(of name: String) -> [Int] {
+        var name = name
+        return name.withUTF8 { wanted in
+            bytes.withUnsafeBufferPointer { all in
+                spans.indices.filter { i in
+                    HTTPHeaders.bytesMatch(UnsafeBufferPointer(rebasing: all[Int(spans[i].nameStart)..<Int(spans[i].nameEnd)]), wanted)
+                }
+            }
+        }
     }
 
     /// Calls `body` with each trimmed, non-empty element of one comma-separated value until it
     /// returns true; returns whether it did.
     static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
         var value = value
-        return value.withUTF8 { bytes -> Bool in
-            var start = 0
-            while start <= bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                var a = start, b = end
-                while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
-                while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
-                if a < b && body(UnsafeBufferPointer(rebasing: bytes[a..<b])) { return true }
-                start = end + 1
-            }
-            return false
+        return value.withUTF8 { forEachListElement(of: $0, body) }
+    }
+
+    /// Calls `body` with each trimmed, non-empty element of one comma-separated value until it
+    /// returns true; returns whether it did.
+    static func forEachListElement(of bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var a = start, b = end
+            while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
+            while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
+            if a < b && body(UnsafeBufferPointer(rebasing: bytes[a..<b])) { return true }
+            start = end + 1
         }
+        return false
     }
 
     /// Whether one comma-separated value contains `token`, compared case-insensitively.
     public static func listContainsToken(_ value: String, _ token: String) -> Bool {
+        var value = value
+        return value.withUTF8 { listContainsToken($0, token) }
+    }
+
+    /// Whether one comma-separated value, as bytes, contains `token`, compared case-insensitively.
+    static func listContainsToken(_ value: UnsafeBufferPointer<UInt8>, _ token: String) -> Bool {
         var token = token
         return token.withUTF8 { wanted in forEachListElement(of: value) { bytesMatch($0, wanted) } }
     }
 
+    /// Whether one comma-separated value, as bytes, contains `token`, compared case-insensitively.
+    @inline(__always)
+    static func listContainsToken(_ value: UnsafeBufferPointer<UInt8>, _ token: StaticString) -> Bool {
+        let wanted = UnsafeBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
+        return forEachListElement(of: value) { bytesMatch($0, wanted) }
+    }
+
+    /// Iterates over the (name, value) pairs in order, making their strings as it goes.
+    public struct Iterator: IteratorProtocol {
+        let headers: HTTPHeaders
+        var index = 0
+
+        /// The next field, or nil after the last.
+        public mutating func next() -> (name: String, value: String)? {
+            guard index < headers.spans.count else { return nil }
+            defer { index += 1 }
+            return (headers.name(at: index), headers.value(at: index))
+        }
+    }
+
     /// Iterates over the (name, value) pairs in order.
-    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+    public func makeIterator() -> Iterator { Iterator(headers: self) }
+
+    /// The number of fields, for `Array(headers)` and the like.
+    public var underestimatedCount: Int { spans.count }
 
     /// ASCII case-insensitive comparison, as header names and tokens are compared.
     public static func namesMatch(_ a: String, _ b: String) -> Bool {
@@ -108,6 +264,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     }
 
     /// ASCII case-insensitive comparison of two byte strings.
+    @inline(__always)
     static func bytesMatch(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
         guard x.count == y.count else { return false }
         for i in 0..<x.count {
@@ -119,33 +276,33 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         return true
     }
 
-    /// The number of fields with this name.
-    public func count(of name: String) -> Int {
-        var n = 0
-        for field in fields where HTTPHeaders.namesMatch(field.name, name) { n += 1 }
-        return n
+    /// The fields as `name: value` lines.
+    public var description: String {
+        map { "\($0.name): \($0.value)" }.joined(separator: "\n")
     }
 
-    /// Two header sets are equal when they hold the same fields in the same order.
+    /// Two header sets are equal when they hold the same fields, spelled the same, in the same order.
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
-        lhs.fields.count == rhs.fields.count && zip(lhs.fields, rhs.fields).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+        guard lhs.spans.count == rhs.spans.count else { return false }
+        return lhs.bytes.withUnsafeBufferPointer { l in
+            rhs.bytes.withUnsafeBufferPointer { r in
+                zip(lhs.spans, rhs.spans).allSatisfy { x, y in
+                    l[Int(x.nameStart)..<Int(x.nameEnd)].elementsEqual(r[Int(y.nameStart)..<Int(y.nameEnd)])
+                        && l[Int(x.valueStart)..<Int(x.valueEnd)].elementsEqual(r[Int(y.valueStart)..<Int(y.valueEnd)])
+                }
+            }
+        }
     }
 
     /// Hashes the fields in order.
     public func hash(into hasher: inout Hasher) {
-        for field in fields {
-            hasher.combine(field.name)
-            hasher.combine(field.value)
+        hasher.combine(spans.count)
+        forEachField { name, value in
+            hasher.combine(bytes: UnsafeRawBufferPointer(name))
+            hasher.combine(name.count)
+            hasher.combine(bytes: UnsafeRawBufferPointer(value))
+            hasher.combine(value.count)
         }
-    }
-}
-
-extension Substring {
-    func trimmingHTTPWhitespace() -> Substring {
-        var s = self
-        while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
-        while let last = s.last, last == " " || last == "\t" { s.removeLast() }
-        return s
     }
 }
 
@@ -249,31 +406,40 @@ public struct HTTPResponse: Sendable, Hashable {
     /// The head and body in wire format. Adds `Content-Length` unless the status forbids a
     /// body (1xx, 204, 304) or the headers already carry it.
     public func serialized(includeBody: Bool = true) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(256 + body.count)
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
-        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status / 100 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status / 10 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status % 10))
-        out.append(UInt8(ascii: " "))
-        out.append(contentsOf: reasonPhrase.utf8)
-        out.append(0x0D)
-        out.append(0x0A)
-        for field in headers.fields {
-            out.append(contentsOf: field.name.utf8)
-            out.append(UInt8(ascii: ":"))
-            out.append(UInt8(ascii: " "))
-            out.append(contentsOf: field.value.utf8)
-            out.append(0x0D)
-            out.append(0x0A)
-        }
         let mayHaveBody = !(100..<200).contains(status) && status != 204 && status != 304
-        if mayHaveBody && !headers.contains("Content-Length") && !headers.contains("Transfer-Encoding") {
-            out.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        let contentLength = mayHaveBody && !headers.contains("Content-Length") && !headers.contains("Transfer-Encoding")
+            ? Array(String(body.count).utf8) : nil
+        let bodyCount = includeBody && mayHaveBody ? body.count : 0
+        var reason = reasonPhrase
+        return reason.withUTF8 { reason in
+            let size = 9 + 3 + 1 + reason.count + 2 + headers.serializedCount + (contentLength.map { 16 + $0.count + 2 } ?? 0) + 2 + bodyCount
+            // One allocation, filled front to back.
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                var out = ByteWriter(buffer.baseAddress!)
+                out.put("HTTP/1.1 ")
+                out.put(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status / 100 % 10))
+                out.put(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status / 10 % 10))
+                out.put(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: status % 10))
+                out.put(UInt8(ascii: " "))
+                out.put(reason)
+                out.put("\r\n")
+                headers.forEachField { name, value in
+                    out.put(name)
+                    out.put(": ")
+                    out.put(value)
+                    out.put("\r\n")
+                }
+                if let contentLength {
+                    out.put("Content-Length: ")
+                    contentLength.withUnsafeBufferPointer { out.put($0) }
+                    out.put("\r\n")
+                }
+                out.put("\r\n")
+                if bodyCount > 0 { body.withUnsafeBufferPointer { out.put($0) } }
+                count = out.position - buffer.baseAddress!
+                precondition(count == size)
+            }
         }
-        out.append(contentsOf: "\r\n".utf8)
-        if includeBody && mayHaveBody { out.append(contentsOf: body) }
-        return out
     }
 
     /// The standard reason phrase for common statuses, `Unknown` for others.
@@ -301,6 +467,29 @@ public struct HTTPResponse: Sendable, Hashable {
         case 505: return "HTTP Version Not Supported"
         default: return "Unknown"
         }
+    }
+}
+
+/// Writes bytes front to back into memory the caller has sized.
+struct ByteWriter {
+    /// Where the next byte goes.
+    private(set) var position: UnsafeMutablePointer<UInt8>
+
+    init(_ start: UnsafeMutablePointer<UInt8>) { position = start }
+
+    mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        UnsafeMutableRawPointer(position).copyMemory(from: base, byteCount: bytes.count)
+        position += bytes.count
+    }
+
+    mutating func put(_ text: StaticString) {
+        put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    mutating func put(_ byte: UInt8) {
+        position.pointee = byte
+        position += 1
     }
 }
 
@@ -428,7 +617,16 @@ public struct HTTPHeadParser: Sendable {
     private static func findHeadEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Scan {
         var i = start
         let count = buffer.count
+        let base = UnsafeRawPointer(buffer.baseAddress)
         while i < count {
+            // Skip eight bytes at a time while they hold neither CR nor LF.
+            if i > 0, i + 8 <= count, let base {
+                let word = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                if !hasByte(word, 0x0D) && !hasByte(word, 0x0A) && buffer[i - 1] != UInt8(ascii: "\r") {
+                    i += 8
+                    continue
+                }
+            }
             let byte = buffer[i]
             if byte == UInt8(ascii: "\n") {
                 guard i > 0, buffer[i - 1] == UInt8(ascii: "\r") else { return .bareLF }
@@ -439,6 +637,20 @@ public struct HTTPHeadParser: Sendable {
             i += 1
         }
         return .notYet
+    }
+
+    /// Whether any of the eight bytes of `word` is below 0x20 (the same test, on `word - 0x20…`).
+    @inline(__always)
+    private static func hasByteBelowSpace(_ word: UInt64) -> Bool {
+        (word &- 0x2020_2020_2020_2020) & ~word & 0x8080_8080_8080_8080 != 0
+    }
+
+    /// Whether any of the eight bytes of `word` equals `byte` (the classic zero-byte test on
+    /// `word ^ byte × 0x0101…`).
+    @inline(__always)
+    private static func hasByte(_ word: UInt64, _ byte: UInt8) -> Bool {
+        let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
     }
 
     /// The end of the line starting at `start` (the index of its CR).
@@ -498,15 +710,15 @@ public struct HTTPHeadParser: Sendable {
         return (Int(bytes[5] - 0x30), Int(bytes[7] - 0x30))
     }
 
-    /// Parses the field lines from `start` up to the blank line that ends `head`.
+    /// Parses the field lines from `start` up to the blank line that ends `head`. The field
+    /// lines are copied once, as they are; the headers point into that copy.
     private static func parseFields(_ head: UnsafeBufferPointer<UInt8>, from start: Int, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPHeaders {
-        var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(12)
+        var spans: [HTTPHeaders.Span] = []
+        spans.reserveCapacity(12)
         var lineStart = start
         let headEnd = head.count - 2  // the blank line's CR
         while lineStart < headEnd {
-            let end = lineEnd(head, from: lineStart)
-            guard fields.count < limits.maxHeaderCount else {
+            guard spans.count < limits.maxHeaderCount else {
                 throw HTTPParseError(status: 431, reason: "More than \(limits.maxHeaderCount) header fields")
             }
             let first = head[lineStart]
@@ -514,36 +726,53 @@ public struct HTTPHeadParser: Sendable {
                 throw HTTPParseError(status: 400, reason: "Obsolete line folding in the request head")
             }
             var colon = lineStart
-            while colon < end && head[colon] != UInt8(ascii: ":") { colon += 1 }
-            guard colon < end else { throw HTTPParseError(status: 400, reason: "Header line without a colon") }
-            let name = UnsafeBufferPointer(rebasing: head[lineStart..<colon])
-            guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
-                throw HTTPParseError(status: 400, reason: "Malformed header name")
+            while isTokenCharacter(head[colon]) { colon += 1 }  // stops at the line's CR at the latest
+            guard head[colon] == UInt8(ascii: ":") else {
+                throw HTTPParseError(status: 400, reason: head[colon] == 0x0D ? "Header line without a colon" : "Malformed header name")
             }
-            var a = colon + 1, b = end
-            while a < b && (head[a] == 0x20 || head[a] == 0x09) { a += 1 }
+            guard colon > lineStart else { throw HTTPParseError(status: 400, reason: "Malformed header name") }
+            // The value: leading whitespace skipped, then every byte checked up to the CR
+            // (findHeadEnd made sure each CR is followed by LF), then trailing whitespace trimmed.
+            var a = colon + 1
+            while head[a] == 0x20 || head[a] == 0x09 { a += 1 }
+            var end = a
+            // Eight bytes at a time while none is a control character, then byte by byte.
+            if let base = UnsafeRawPointer(head.baseAddress) {
+                while end + 8 <= head.count {
+                    let word = base.loadUnaligned(fromByteOffset: end, as: UInt64.self)
+                    guard !hasByteBelowSpace(word), !hasByte(word, 0x7F) else { break }
+                    end += 8
+                }
+            }
+            while true {
+                let byte = head[end]
+                if byte >= 0x20 ? byte != 0x7F : byte == 0x09 { end += 1; continue }
+                guard byte == 0x0D else { throw HTTPParseError(status: 400, reason: "Control character in a header value") }
+                break
+            }
+            var b = end
             while b > a && (head[b - 1] == 0x20 || head[b - 1] == 0x09) { b -= 1 }
-            let value = UnsafeBufferPointer(rebasing: head[a..<b])
-            guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                throw HTTPParseError(status: 400, reason: "Control character in a header value")
-            }
-            fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            spans.append(HTTPHeaders.Span(nameStart: UInt32(lineStart - start), nameEnd: UInt32(colon - start),
+                                          valueStart: UInt32(a - start), valueEnd: UInt32(b - start)))
             lineStart = end + 2
         }
-        return HTTPHeaders(fields)
+        let bytes = spans.isEmpty ? [] : Array(UnsafeBufferPointer(rebasing: head[start..<headEnd]))
+        return HTTPHeaders(bytes: bytes, spans: spans)
     }
 
-    /// Whether `byte` may appear in an HTTP token (RFC 9110 §5.6.2).
+    /// Whether `byte` may appear in an HTTP token (RFC 9110 §5.6.2): letters, digits and
+    /// ``!#$%&'*+-.^_`|~``. One load from a 128-entry table.
+    @inline(__always)
     static func isTokenCharacter(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        byte < 128 && tokenTable.utf8Start[Int(byte)] == UInt8(ascii: "t")
     }
+
+    /// `t` at the position of each token character, `.` elsewhere: 0x00-0x1F, 0x20-0x3F,
+    /// 0x40-0x5F, 0x60-0x7F, a row each.
+    private static let tokenTable: StaticString = """
+        ................................\
+        .t.ttttt..tt.tt.tttttttttt......\
+        .tttttttttttttttttttttttttt...tt\
+        ttttttttttttttttttttttttttt.t.t.
+        """
 }

@@ -31,7 +31,9 @@ public struct UpgradeRequest: Sendable, Hashable {
     /// The request head: method, target, every header field.
     public var head: HTTPRequestHead
     /// The `Sec-WebSocket-Key` value.
-    public var key: String
+    public var key: String { head.headers.value(at: keyIndex) }
+    /// Which header field holds the key.
+    let keyIndex: Int
     /// The subprotocols offered in `Sec-WebSocket-Protocol`, in order.
     public var subprotocols: [String]
     /// The extensions offered in `Sec-WebSocket-Extensions`, in order.
@@ -81,30 +83,41 @@ public enum ServerHandshake {
 
     /// `Sec-WebSocket-Accept` for a key: Base64 of the SHA-1 of the key and the GUID.
     public static func acceptValue(forKey key: String) -> String {
+        withAcceptValue(forKey: key) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Calls `body` with the 28 characters of `Sec-WebSocket-Accept` for `key`, from the stack.
+    static func withAcceptValue<R>(forKey key: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         var key = key
-        return key.withUTF8 { keyBytes in
-            // A 24-byte key (every valid one) and the GUID make 60 bytes: two padded blocks,
-            // hashed from the stack without going through the general update path.
+        return key.withUTF8 { withAcceptValue(forKey: $0, body) }
+    }
+
+    /// Calls `body` with the 28 characters of `Sec-WebSocket-Accept` for the key's bytes.
+    static func withAcceptValue<R>(forKey key: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let digest = { (keyBytes: UnsafeBufferPointer<UInt8>) -> SHA1.Digest in
+            // A 24-byte key (every valid one) and the GUID make 60 bytes, which SHA-1 hashes
+            // with a shortcut: see SHA1.digest(ofKey:guid:).
             guard keyBytes.count == 24 else {
                 var sha = SHA1()
                 sha.update(UnsafeRawBufferPointer(keyBytes))
                 sha.update(guid.utf8)
-                return Base64.encode(sha.finalize())
+                return sha.finalizeDigest()
             }
-            let digest = withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { blocks -> SHA1.Digest in
-                blocks.copyMemory(from: UnsafeRawBufferPointer(keyBytes))
-                guidBytes.withUnsafeBytes { (blocks.baseAddress! + 24).copyMemory(from: $0.baseAddress!, byteCount: 36) }
-                blocks[60] = 0x80
-                for i in 61..<126 { blocks[i] = 0 }
-                blocks[126] = 0x01  // 480 bits, big-endian, in the last two bytes
-                blocks[127] = 0xE0
-                return SHA1.digest(ofPaddedBlocks: UnsafeRawBufferPointer(blocks))
-            }
-            return Base64.encode(digest)
+            return guidBytes.withUnsafeBytes { SHA1.digest(ofKey: UnsafeRawBufferPointer(keyBytes), guid: $0) }
+        }(key)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 28) { out in
+            Base64.encode(digest, into: out.baseAddress!)
+            return body(UnsafeBufferPointer(out))
         }
     }
 
     private static let guidBytes: [UInt8] = Array(guid.utf8)
+
+    /// Whether a field name's bytes are `name`, ignoring ASCII case.
+    @inline(__always)
+    private static func matches(_ bytes: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+        HTTPHeaders.bytesMatch(bytes, UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+    }
 
     /// Checks a request against RFC 6455 §4.2.1. The error names the status to answer with:
     /// 405 for a method other than GET, 426 (with `Sec-WebSocket-Version: 13`) when there is no
@@ -117,30 +130,32 @@ public enum ServerHandshake {
             throw HandshakeError(status: 400, reason: "A WebSocket handshake needs HTTP/1.1 or later")
         }
         let headers = head.headers
-        // One pass over the fields, classifying each by name.
+        // One pass over the fields' bytes, classifying each by name.
         var hosts = 0, versions = 0, keys = 0
         var hasUpgrade = false, upgradeIsWebSocket = false, connectionIsUpgrade = false
         var hasProtocols = false, hasExtensions = false
-        var version: String?, key: String?
-        for field in headers.fields {
-            let name = field.name
-            switch name.utf8.count {
-            case 4 where HTTPHeaders.namesMatch(name, "Host"):
+        var versionIs13 = false, keyIndex = -1, keyIsValid = false
+        var index = 0
+        headers.forEachField { name, value in
+            defer { index += 1 }
+            switch name.count {
+            case 4 where matches(name, "Host"):
                 hosts += 1
-            case 7 where HTTPHeaders.namesMatch(name, "Upgrade"):
+            case 7 where matches(name, "Upgrade"):
                 hasUpgrade = true
-                if HTTPHeaders.listContainsToken(field.value, "websocket") { upgradeIsWebSocket = true }
-            case 10 where HTTPHeaders.namesMatch(name, "Connection"):
-                if HTTPHeaders.listContainsToken(field.value, "upgrade") { connectionIsUpgrade = true }
-            case 17 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Key"):
+                if HTTPHeaders.listContainsToken(value, "websocket" as StaticString) { upgradeIsWebSocket = true }
+            case 10 where matches(name, "Connection"):
+                if HTTPHeaders.listContainsToken(value, "upgrade" as StaticString) { connectionIsUpgrade = true }
+            case 17 where matches(name, "Sec-WebSocket-Key"):
                 keys += 1
-                key = field.value
-            case 21 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Version"):
+                keyIndex = index
+                keyIsValid = value.count == 24 && Base64.decodedCount(value) == 16
+            case 21 where matches(name, "Sec-WebSocket-Version"):
                 versions += 1
-                version = field.value
-            case 22 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Protocol"):
+                versionIs13 = value.count == 2 && value[0] == UInt8(ascii: "1") && value[1] == UInt8(ascii: "3")
+            case 22 where matches(name, "Sec-WebSocket-Protocol"):
                 hasProtocols = true
-            case 24 where HTTPHeaders.namesMatch(name, "Sec-WebSocket-Extensions"):
+            case 24 where matches(name, "Sec-WebSocket-Extensions"):
                 hasExtensions = true
             default:
                 break
@@ -159,14 +174,14 @@ public enum ServerHandshake {
         guard connectionIsUpgrade else {
             throw HandshakeError(status: 400, reason: "The Connection header does not contain 'Upgrade'")
         }
-        guard versions == 1, version == "13" else {
+        guard versions == 1, versionIs13 else {
             throw HandshakeError(status: 426, reason: "Only WebSocket version 13 is supported",
                                  headers: ["Sec-WebSocket-Version": "13"])
         }
-        guard keys == 1, let key else {
+        guard keys == 1 else {
             throw HandshakeError(status: 400, reason: keys == 0 ? "Missing Sec-WebSocket-Key" : "More than one Sec-WebSocket-Key")
         }
-        guard key.utf8.count == 24, Base64.decodedCount(key) == 16 else {
+        guard keyIsValid else {
             throw HandshakeError(status: 400, reason: "Sec-WebSocket-Key is not the Base64 of 16 bytes")
         }
         let subprotocols = hasProtocols ? headers.tokens("Sec-WebSocket-Protocol") : []
@@ -180,7 +195,7 @@ public enum ServerHandshake {
             }
             offers = parsed
         }
-        return UpgradeRequest(head: head, key: key, subprotocols: subprotocols, extensionOffers: offers)
+        return UpgradeRequest(head: head, keyIndex: keyIndex, subprotocols: subprotocols, extensionOffers: offers)
     }
 
     /// Runs each negotiator over the offers made for it. Returns at most one agreement per
@@ -206,7 +221,12 @@ public enum ServerHandshake {
     /// - Throws: a 500 ``HandshakeError`` if `subprotocol` was not offered: answering with one
     ///   the client did not offer would make it fail the connection (RFC 6455 §4.1).
     public static func acceptResponse(for request: UpgradeRequest, subprotocol: String? = nil, extensions: [ExtensionOffer] = [], headers: HTTPHeaders = HTTPHeaders()) throws(HandshakeError) -> HTTPResponse {
-        var h = HTTPHeaders([("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", acceptValue(forKey: request.key))])
+        var h = HTTPHeaders(reservingFields: 3 + headers.count, bytes: 96)
+        h.add(name: "Upgrade" as StaticString, value: "websocket" as StaticString)
+        h.add(name: "Connection" as StaticString, value: "Upgrade" as StaticString)
+        request.head.headers.withValueBytes(at: request.keyIndex) { key in
+            withAcceptValue(forKey: key) { h.add(name: "Sec-WebSocket-Accept", valueBytes: $0) }
+        }
         if let subprotocol {
             guard request.subprotocols.contains(subprotocol) else {
                 throw HandshakeError(status: 500, reason: "The server chose subprotocol '\(subprotocol)', which the client did not offer")

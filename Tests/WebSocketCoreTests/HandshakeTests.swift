@@ -299,3 +299,113 @@ extension Substring {
         #expect(Base64.decodedCount(text) == Base64.decode(text)?.count)
     }
 }
+
+/// Checks of the fast paths the handshake takes: each against a plain, independent version.
+@Suite struct HandshakeFastPathTests {
+    @Test func acceptShortcutAgreesWithTheGeneralSHA1() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let key = Base64.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            let general = Base64.encode(SHA1.hash(Array((key + ServerHandshake.guid).utf8)))
+            #expect(ServerHandshake.acceptValue(forKey: key) == general)
+        }
+        // Keys of other lengths take the general path and still hash key + GUID.
+        #expect(ServerHandshake.acceptValue(forKey: "abc") == Base64.encode(SHA1.hash(Array(("abc" + ServerHandshake.guid).utf8))))
+    }
+
+    @Test func decodedCountAgreesWithDecodeOnRandomText() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=!- ".utf8)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let length = Int.random(in: 0...12, using: &rng)
+            var chars = (0..<length).map { _ in alphabet[Int.random(in: 0..<64, using: &rng)] }
+            // Often end in one or two '=', sometimes put an odd character anywhere.
+            if length >= 2, Bool.random(using: &rng) { chars[length - 1] = UInt8(ascii: "=") }
+            if length >= 2, Bool.random(using: &rng) { chars[length - 2] = UInt8(ascii: "=") }
+            if length >= 1, Int.random(in: 0..<4, using: &rng) == 0 {
+                chars[Int.random(in: 0..<length, using: &rng)] = alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+            }
+            let text = String(decoding: chars, as: UTF8.self)
+            #expect(Base64.decodedCount(text) == Base64.decode(text)?.count, "\(text)")
+        }
+    }
+
+    @Test func everyByteInAHeaderNameIsJudgedByTheTokenRule() throws {
+        // RFC 9110 §5.6.2, written out independently of the parser's table.
+        let tchar = Set(Array("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8))
+        for byte in UInt8(0)...UInt8(255) where byte != UInt8(ascii: ":") && byte != 0x0D && byte != 0x0A {
+            let head = Array("GET / HTTP/1.1\r\nX".utf8) + [byte] + Array("Y: v\r\n\r\n".utf8)
+            var parser = HTTPHeadParser()
+            let accepted = (try? parser.parseRequest(head)).map { if case .complete = $0 { true } else { false } } ?? false
+            #expect(accepted == tchar.contains(byte), "byte \(byte)")
+        }
+    }
+
+    @Test func everyControlCharacterAtEveryPlaceInAValueIsRefused() throws {
+        // Long enough that the eight-bytes-at-a-time scan meets the byte at every offset of a word.
+        let value = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        for position in 0..<value.count {
+            for byte in [UInt8(0x00), 0x01, 0x08, 0x0B, 0x1F, 0x7F] {
+                var bad = value
+                bad[position] = byte
+                let head = Array("GET / HTTP/1.1\r\nName: ".utf8) + bad + Array("\r\n\r\n".utf8)
+                var parser = HTTPHeadParser()
+                #expect(throws: HTTPParseError.self) { try parser.parseRequest(head) }
+            }
+            // Tab, space inside, and obs-text (bytes 0x80-0xFF) are allowed in values.
+            for byte in [UInt8(0x09), 0x20, 0x80, 0xFF] where position > 0 && position < value.count - 1 {
+                var fine = value
+                fine[position] = byte
+                let head = Array("GET / HTTP/1.1\r\nName: ".utf8) + fine + Array("\r\n\r\n".utf8)
+                var parser = HTTPHeadParser()
+                guard case .complete(let parsed, _) = try parser.parseRequest(head) else { Issue.record("incomplete"); continue }
+                #expect(parsed.headers.withValueBytes(at: 0) { Array($0) } == fine)
+            }
+        }
+    }
+
+    @Test func aBareCROrLFAnywhereIsRefusedWhateverTheAlignment() throws {
+        for pad in 0..<8 {
+            // Padding the target shifts every later byte against the eight-byte words.
+            let text = "GET /a" + String(repeating: "b", count: pad) + " HTTP/1.1\r\nHost: example.com\r\nX-Long-Header-Name: some long value here\r\n\r\n"
+            let bytes = Array(text.utf8)
+            var parser = HTTPHeadParser()
+            guard case .complete = try parser.parseRequest(bytes) else { Issue.record("valid head refused"); continue }
+            for position in 0..<(bytes.count - 4) where bytes[position] != 0x0D && bytes[position] != 0x0A {
+                for stray in [UInt8(0x0D), 0x0A] {
+                    var bad = bytes
+                    bad[position] = stray
+                    var parser = HTTPHeadParser()
+                    let outcome = try? parser.parseRequest(bad)
+                    if case .complete = outcome { Issue.record("pad \(pad) position \(position) byte \(stray) accepted") }
+                }
+            }
+        }
+    }
+
+    @Test func parsedAndBuiltHeadersBehaveAlike() throws {
+        let head = try #require(try parseRequest("GET / HTTP/1.1\r\nHost: h\r\nA:  one  \r\nb: two, three\r\nA: four\r\n\r\n"))
+        var built = HTTPHeaders([("Host", "h"), ("A", "one"), ("b", "two, three"), ("A", "four")])
+        #expect(head.headers == built)
+        #expect(head.headers.hashValue == built.hashValue)
+        #expect(head.headers.fields.map(\.value) == ["h", "one", "two, three", "four"])
+        #expect(Array(head.headers).map(\.name) == ["Host", "A", "b", "A"])
+        var parsed = head.headers
+        parsed.replaceOrAdd(name: "a", value: "five")
+        built.remove(name: "A")
+        built.add(name: "a", value: "five")
+        #expect(parsed == built)
+        #expect(parsed.values("A") == ["five"])
+        #expect(parsed.count == 3)
+        #expect(parsed.tokens("B") == ["two", "three"])
+        #expect(parsed.containsToken("THREE", in: "b"))
+        parsed.remove(name: "host")
+        parsed.remove(name: "b")
+        parsed.remove(name: "a")
+        #expect(parsed == HTTPHeaders())
+        #expect(parsed["a"] == nil)
+        // Spelling matters to equality, as before.
+        #expect(HTTPHeaders([("A", "1")]) != HTTPHeaders([("a", "1")]))
+        #expect(HTTPHeaders([("A", "1")]) != HTTPHeaders([("A", "2")]))
+    }
+}
