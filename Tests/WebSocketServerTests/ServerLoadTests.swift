@@ -27,6 +27,19 @@ func openServerSockets(port: Int) -> Int {
     return count
 }
 
+/// The descriptors this process has open (from /proc/self/fd).
+func openDescriptors() -> Set<Int32> {
+    var result = Set<Int32>()
+    guard let directory = opendir("/proc/self/fd") else { return result }
+    let own = dirfd(directory)
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if let fd = Int32(name), fd != own { result.insert(fd) }
+    }
+    closedir(directory)
+    return result
+}
+
 extension WebSocketServerTests {
     @Suite struct BackpressureTests {
         @Test func aPeerThatNeverReadsHoldsMemoryNearTheMark() throws {
@@ -363,6 +376,54 @@ extension WebSocketServerTests {
             #expect(lines.all.contains("info Listening"))
             #expect(lines.all.contains("debug WebSocket open"))
             #expect(lines.all.contains("debug Handshake refused"))
+        }
+
+        @Test func runningOutOfDescriptorsBacksOffAndRecovers() throws {
+            let lines = Recorder<String>()
+            let (server, port) = try echoServer { $0.logHandler = { _, message, _ in lines.append(message) } }
+            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            let first = try TestClient(port: port)
+            try first.send("before")
+            #expect(first.nextMessage()?.text == "before")
+
+            // Leave the process five free descriptors: two connections (a client socket and the
+            // server's accepted one each), then a fifth client whose accept fails with EMFILE.
+            let files = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+            var saved = rlimit()
+            getrlimit(files, &saved)
+            let open = openDescriptors()
+            var limit = 0
+            while limit - open.filter({ $0 < limit }).count < 5 { limit += 1 }
+            var tight = saved
+            tight.rlim_cur = rlim_t(limit)
+            #expect(setrlimit(files, &tight) == 0)
+            var restored = false
+            defer { if !restored { setrlimit(files, &saved) } }
+
+            let request = ClientHandshake(host: "127.0.0.1", path: "/").serializedRequest
+            var waiting: [RawConnection] = []
+            while waiting.count < 3, let raw = try? RawConnection(port: port) {
+                try raw.write(request)
+                waiting.append(raw)
+                _ = eventually(timeout: 300) { lines.all.contains { $0.contains("backing off") } }
+            }
+            #expect(waiting.count == 3)
+            #expect(lines.all.contains { $0.contains("accept failed; backing off") })
+            // The connections it already had are still served.
+            try first.send("during")
+            #expect(first.nextMessage()?.text == "during")
+
+            // With descriptors back, the connection that waited in the backlog is accepted and
+            // answered, like the others.
+            setrlimit(files, &saved)
+            restored = true
+            for raw in waiting {
+                var response: [UInt8] = []
+                while !response.suffix(4).elementsEqual([13, 10, 13, 10]), let chunk = raw.read(timeout: 3000), !chunk.isEmpty {
+                    response += chunk
+                }
+                #expect(String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 101 "))
+            }
         }
 
         @Test func reusePortLetsTwoServersShareAPort() throws {
