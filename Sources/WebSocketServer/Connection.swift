@@ -62,7 +62,11 @@ final class Connection: @unchecked Sendable {
     private var pending: [WriteItem] = []
     private var pendingHead = 0
     private var pendingOffset = 0
-    private(set) var engine: WebSocketEngine?
+    /// The protocol engine. A placeholder until the upgrade installs the real one (`upgraded`):
+    /// the property is not optional so that reading it never copies the engine out of the object.
+    private(set) var engine = WebSocketEngine(role: .server)
+    /// Whether `engine` is the connection's real engine.
+    private var upgraded = false
     private(set) var socket: WebSocket?
     private var route: WebSocketRoute?
 
@@ -134,7 +138,7 @@ final class Connection: @unchecked Sendable {
         case .http:
             parseHead(bytes)
         case .open:
-            engine!.receive(bytes)
+            engine.receive(bytes)
             processEngineEvents()
         case .upgrading:
             // Reading is paused while the hook decides; bytes read before the pause wait in the parser's remainder.
@@ -221,6 +225,7 @@ final class Connection: @unchecked Sendable {
             }
             enqueue(WriteItem(header: nil, payload: response.serialized(), accounted: 0))
             engine = WebSocketEngine(role: .server, configuration: server.configuration.engine, extensionCodec: agreements.first?.makeCodec())
+            upgraded = true
             let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
                                    extensions: agreements.map(\.response), userInfo: userInfo, streams: route.streamsMessages)
             self.socket = socket
@@ -235,7 +240,7 @@ final class Connection: @unchecked Sendable {
             flush()
             route.open(socket)
             if !remainder.isEmpty, phase == .open {
-                remainder.withUnsafeBytes { engine!.receive($0) }
+                remainder.withUnsafeBytes { engine.receive($0) }
                 processEngineEvents()
             }
             resume(.upgrade)
@@ -260,7 +265,7 @@ final class Connection: @unchecked Sendable {
         // that brought many messages is answered with one sendmsg, not one per message.
         corked = true
         defer { corked = false }
-        while phase == .open, let event = engine!.nextEvent() {
+        while phase == .open, let event = engine.nextEvent() {
             switch event {
             case .message(let message):
                 server.metrics.messagesIn.add(1, ordering: .relaxed)
@@ -281,15 +286,15 @@ final class Connection: @unchecked Sendable {
         }
         corked = false
         flushEngine()
-        if engine?.hasOutbound == false && pendingHead < pending.count { flush() }
+        if upgraded && !engine.hasOutbound && pendingHead < pending.count { flush() }
     }
 
     /// Moves the engine's frames to the write queue and writes; starts the TCP close once the
     /// closing handshake is over.
     func flushEngine(accounting: Int = 0) {
-        guard engine != nil else { return }
-        if engine!.hasOutbound {
-            engine!.drainOutbound { frame in
+        guard upgraded else { return }
+        if engine.hasOutbound {
+            engine.drainOutbound { frame in
                 pending.append(WriteItem(header: frame.header, payload: frame.payload, accounted: 0))
             }
             pending[pending.count - 1].accounted = accounting
@@ -297,7 +302,7 @@ final class Connection: @unchecked Sendable {
         } else if accounting > 0 {
             socket?.bufferedAmountChanged(by: -accounting)
         }
-        let state = engine!.readyState
+        let state = engine.readyState
         if state != .open { socket?.advanceState(to: state) }
         if phase == .open, state == .closed {
             phase = .finishing
@@ -311,12 +316,12 @@ final class Connection: @unchecked Sendable {
     /// Sends a message for the application. On the queue. `accounted` bytes were added to
     /// `bufferedAmount` by the caller and come off as the frames are written.
     func send(_ message: Message, compress: Bool?, accounted: Int) -> Bool {
-        guard phase == .open, engine != nil else {
+        guard phase == .open, upgraded else {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
         do {
-            try engine!.send(message, compress: compress)
+            try engine.send(message, compress: compress)
         } catch {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
@@ -328,7 +333,7 @@ final class Connection: @unchecked Sendable {
 
     /// Queues prebuilt frames (a broadcast). On the queue.
     func send(prebuilt frames: [OutboundFrame], accounted: Int) -> Bool {
-        guard phase == .open, engine != nil, (try? engine!.send(prebuilt: frames)) != nil else {
+        guard phase == .open, upgraded, (try? engine.send(prebuilt: frames)) != nil else {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
@@ -338,12 +343,12 @@ final class Connection: @unchecked Sendable {
     }
 
     func ping(_ payload: [UInt8]) {
-        guard phase == .open, (try? engine!.ping(payload)) != nil else { return }
+        guard phase == .open, (try? engine.ping(payload)) != nil else { return }
         flushEngine()
     }
 
     func close(code: CloseCode?, reason: String) {
-        guard phase == .open, (try? engine!.close(code: code, reason: reason)) != nil else { return }
+        guard phase == .open, (try? engine.close(code: code, reason: reason)) != nil else { return }
         flushEngine()
     }
 
@@ -506,7 +511,7 @@ final class Connection: @unchecked Sendable {
         switch phase {
         case .finishing:
             reportClose()
-            if let engine, engine.failure == nil, engine.closeReceived != nil, engine.closeSent != nil {
+            if upgraded, engine.failure == nil, engine.closeReceived != nil, engine.closeSent != nil {
                 // Both Close frames have crossed: the peer sends nothing more, so the server
                 // closes the TCP connection at once, as RFC 6455 §7.1.1 asks.
                 closeSocket()
@@ -627,7 +632,7 @@ final class Connection: @unchecked Sendable {
 
     /// The close as the browser's CloseEvent would report it.
     private func closeEvent() -> CloseEvent {
-        guard let engine else { return CloseEvent(code: .abnormalClosure, reason: "", wasClean: false) }
+        guard upgraded else { return CloseEvent(code: .abnormalClosure, reason: "", wasClean: false) }
         if let failure = engine.failure {
             return CloseEvent(code: failure.code, reason: failure.reason, wasClean: false)
         }
