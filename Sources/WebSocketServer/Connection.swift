@@ -78,7 +78,10 @@ final class Connection: @unchecked Sendable {
     private var handshakeDeadline: UInt64 = 0
     private var closeDeadline: UInt64 = 0
     private var lifetimeDeadline: UInt64 = 0
+    /// When input last arrived, as of the last deadline check (`inputSinceCheck` marks input
+    /// since then): reading the clock on every read cost more than the rest of the read path.
     private var lastInput: UInt64 = 0
+    private var inputSinceCheck = false
     private var pingSentAt: UInt64 = 0
     private var closeReported = false
     private var terminatedLocally = false
@@ -118,7 +121,7 @@ final class Connection: @unchecked Sendable {
         while true {
             let n = transport.read(into: buffer)
             if n > 0 {
-                lastInput = Monotonic.now
+                inputSinceCheck = true
                 pingSentAt = 0
                 server.metrics.bytesIn.add(n, ordering: .relaxed)
                 handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -548,6 +551,10 @@ final class Connection: @unchecked Sendable {
     // MARK: - Deadlines
 
     func checkDeadlines(now: UInt64) {
+        if inputSinceCheck {
+            inputSinceCheck = false
+            lastInput = now
+        }
         switch phase {
         case .http, .upgrading:
             if handshakeDeadline != 0 && now >= handshakeDeadline {
