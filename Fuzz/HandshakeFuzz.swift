@@ -2,7 +2,8 @@
 // Built by Fuzz/run.sh together with the WebSocketCore sources.
 //
 // Invariants: no crash; any split gives the same head (or the same error status); a head that
-// validates produces a 101 response whose accept value is right for its key.
+// validates produces a 101 response whose accept value is right for its key (checked against the
+// general SHA-1 path), and its headers survive a round trip through strings.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func handshakeFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -42,7 +43,16 @@ public func handshakeFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let request = try ServerHandshake.validate(head)
             let offered = request.subprotocols.first
             let response = try ServerHandshake.acceptResponse(for: request, subprotocol: offered)
-            precondition(response.headers["Sec-WebSocket-Accept"] == ServerHandshake.acceptValue(forKey: request.key))
+            // The accept value against SHA-1 and Base64 taken the long way (no two-block shortcut).
+            let expected = Base64.encode(SHA1.hash(Array((request.key + ServerHandshake.guid).utf8)))
+            precondition(response.headers["Sec-WebSocket-Accept"] == expected)
+            // The parsed headers keep every field: rebuilding them from strings gives equal headers
+            // (when every byte is valid UTF-8; obs-text values are repaired on the way to String).
+            var isUTF8 = true
+            head.headers.forEachField { name, value in
+                if String(validating: name, as: UTF8.self) == nil || String(validating: value, as: UTF8.self) == nil { isUTF8 = false }
+            }
+            precondition(!isUTF8 || HTTPHeaders(head.headers.fields) == head.headers)
             _ = response.serialized()
         } catch {
             precondition([400, 405, 426].contains(error.status))

@@ -5,7 +5,8 @@
 ///
 /// The fields are kept as bytes, as they came off the wire, with the position of each name and
 /// value: parsing a head costs one copy of its field lines and no string per field. Strings are
-/// made only for the fields the application asks for.
+/// made only for the fields the application asks for; bytes that are not UTF-8 (the obs-text a
+/// peer may send, 0x80-0xFF) read as U+FFFD there, while equality and hashing use the bytes.
 public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     /// The fields' bytes. Each span below points into it; bytes no span points at (the `: ` and
     /// line ends of a parsed head, removed fields) are never read.
