@@ -88,9 +88,9 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Removes every field of this name.
     public mutating func remove(name: String) {
-        let doomed = indices(of: name)
-        guard !doomed.isEmpty else { return }
-        spans = spans.enumerated().filter { !doomed.contains($0.offset) }.map(\.element)
+        let kept = withNameMatcher(name) { matches in spans.indices.filter { !matches($0) }.map { spans[$0] } }
+        guard kept.count < spans.count else { return }
+        spans = kept
         if spans.isEmpty { bytes.removeAll(keepingCapacity: true) }
     }
 
@@ -176,31 +176,24 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// The index of the first field with this name.
     private func firstIndex(of name: String) -> Int? {
-        var name = name
-        return name.withUTF8 { wanted in
-            bytes.withUnsafeBufferPointer { all in
-                spans.firstIndex { HTTPHeaders.bytesMatch(UnsafeBufferPointer(rebasing: all[Int($0.nameStart)..<Int($0.nameEnd)]), wanted) }
-            }
-        }
+        withNameMatcher(name) { spans.indices.first(where: $0) }
     }
 
     /// The indices of every field with this name, in order.
     private func indices(of name: String) -> [Int] {
+        withNameMatcher(name) { spans.indices.filter($0) }
+    }
+
+    /// Calls `body` with a test of whether the field at an index is named `name` (ignoring case).
+    private func withNameMatcher<R>(_ name: String, _ body: ((Int) -> Bool) -> R) -> R {
         var name = name
         return name.withUTF8 { wanted in
             bytes.withUnsafeBufferPointer { all in
-                spans.indices.filter { i in
+                body { i in
                     HTTPHeaders.bytesMatch(UnsafeBufferPointer(rebasing: all[Int(spans[i].nameStart)..<Int(spans[i].nameEnd)]), wanted)
                 }
             }
         }
-    }
-
-    /// Calls `body` with each trimmed, non-empty element of one comma-separated value until it
-    /// returns true; returns whether it did.
-    static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
-        var value = value
-        return value.withUTF8 { forEachListElement(of: $0, body) }
     }
 
     /// Calls `body` with each trimmed, non-empty element of one comma-separated value until it
@@ -221,14 +214,8 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Whether one comma-separated value contains `token`, compared case-insensitively.
     public static func listContainsToken(_ value: String, _ token: String) -> Bool {
-        var value = value
-        return value.withUTF8 { listContainsToken($0, token) }
-    }
-
-    /// Whether one comma-separated value, as bytes, contains `token`, compared case-insensitively.
-    static func listContainsToken(_ value: UnsafeBufferPointer<UInt8>, _ token: String) -> Bool {
-        var token = token
-        return token.withUTF8 { wanted in forEachListElement(of: value) { bytesMatch($0, wanted) } }
+        var value = value, token = token
+        return value.withUTF8 { value in token.withUTF8 { wanted in forEachListElement(of: value) { bytesMatch($0, wanted) } } }
     }
 
     /// Whether one comma-separated value, as bytes, contains `token`, compared case-insensitively.

@@ -185,9 +185,8 @@ public struct SHA1: Sendable {
 
 /// Base64 with the standard alphabet and padding (RFC 4648 §4), as the handshake uses it.
 public enum Base64 {
-    private static let alphabet: [UInt8] = alphabetText.withUTF8Buffer { Array($0) }
-    /// The alphabet in static memory, read through a pointer on the hot path (no bounds checks,
-    /// no lazy initialisation).
+    /// The alphabet in static memory, read through a pointer (no bounds checks, no lazy
+    /// initialisation).
     private static let alphabetText: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
     /// Encodes a SHA-1 digest (20 bytes) as Base64 text, without an intermediate array.
@@ -242,18 +241,8 @@ public enum Base64 {
 
     /// Encodes bytes as Base64 text.
     public static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var iterator = bytes.makeIterator()
-        while let b0 = iterator.next() {
-            let b1 = iterator.next()
-            let b2 = iterator.next()
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 0x03) << 4 | (b1 ?? 0) >> 4)])
-            out.append(b1.map { alphabet[Int(($0 & 0x0F) << 2 | (b2 ?? 0) >> 6)] } ?? UInt8(ascii: "="))
-            out.append(b2.map { alphabet[Int($0 & 0x3F)] } ?? UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
+        let contiguous: String? = bytes.withContiguousStorageIfAvailable { encode(UnsafeRawBufferPointer($0)) }
+        return contiguous ?? Array(bytes).withUnsafeBytes { encode($0) }
     }
 
     /// Decodes canonical padded Base64 text, or returns nil if it is not that.

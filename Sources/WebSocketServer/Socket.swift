@@ -73,29 +73,25 @@ enum Socket {
 
     /// Reads a `sockaddr` back into a ``SocketAddress``.
     static func address(from storage: sockaddr_storage) -> SocketAddress? {
-        var storage = storage
-        switch Int32(storage.ss_family) {
-        case AF_INET:
-            return withUnsafePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
-                    var addr = sin.pointee.sin_addr
-                    var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-                    inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
-                    return SocketAddress(host: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: Int(UInt16(bigEndian: sin.pointee.sin_port)))
-                }
+        withUnsafeBytes(of: storage) { raw -> SocketAddress? in
+            switch Int32(storage.ss_family) {
+            case AF_INET:
+                let sin = raw.loadUnaligned(as: sockaddr_in.self)
+                return SocketAddress(host: presentation(of: sin.sin_addr, family: AF_INET), port: Int(UInt16(bigEndian: sin.sin_port)))
+            case AF_INET6:
+                let sin6 = raw.loadUnaligned(as: sockaddr_in6.self)
+                return SocketAddress(host: presentation(of: sin6.sin6_addr, family: AF_INET6), port: Int(UInt16(bigEndian: sin6.sin6_port)))
+            default:
+                return nil
             }
-        case AF_INET6:
-            return withUnsafePointer(to: &storage) { pointer in
-                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { sin6 in
-                    var addr = sin6.pointee.sin6_addr
-                    var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-                    inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
-                    return SocketAddress(host: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: Int(UInt16(bigEndian: sin6.pointee.sin6_port)))
-                }
-            }
-        default:
-            return nil
         }
+    }
+
+    /// The text form of an IPv4 or IPv6 address (`inet_ntop`).
+    private static func presentation<Address>(of address: Address, family: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))  // room for either family
+        withUnsafeBytes(of: address) { _ = inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The local address a socket is bound to.
