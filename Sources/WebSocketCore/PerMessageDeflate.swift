@@ -301,10 +301,14 @@ public final class DeflateCodec: ExtensionCodec {
     /// the output would pass `limit`, so a small bomb costs no more memory than the limit.
     public func decode(_ piece: UnsafeRawBufferPointer, endOfFrame: Bool, endOfMessage: Bool, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
         let stream = try inflateStream()
-        if !streamEnded { try inflate(stream, piece, into: &output, limit: limit) }
+        try inflate(stream, piece, into: &output, limit: limit)
         let ends = agreement.perFrame ? endOfFrame : endOfMessage
         if ends {
-            if !streamEnded {
+            if streamEnded {
+                // Whatever followed the final block was checked to inflate to nothing; the
+                // next message starts a new stream.
+                inflateReset(stream)
+            } else {
                 let result = DeflateCodec.tail.withUnsafeBytes { raw in
                     Result { () throws(ProtocolError) in try inflate(stream, raw, into: &output, limit: limit) }
                 }
@@ -351,6 +355,9 @@ public final class DeflateCodec: ExtensionCodec {
             guard output.count + produced <= limit else {
                 throw ProtocolError(.messageTooBig, "A compressed message inflates past the limit of \(limit) bytes")
             }
+            if streamEnded && produced > 0 {
+                throw ProtocolError(.invalidPayloadData, "Compressed data after the final deflate block of a message")
+            }
             output.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<produced]))
             switch status {
             case Z_OK, Z_BUF_ERROR:
@@ -358,11 +365,14 @@ public final class DeflateCodec: ExtensionCodec {
                 if stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0 { return }
                 if status == Z_BUF_ERROR && produced == 0 { return }
             case Z_STREAM_END:
-                // A block with BFINAL set ended the stream (RFC 7692 §7.2.3.5 allows it): what
-                // follows in this message is padding, and the next message starts a new stream.
+                // A block with BFINAL set ended the stream (RFC 7692 §7.2.3.5 allows it). What
+                // may follow in this message is the rest of the empty stored block the sender
+                // appended before removing the 00 00 FF FF tail (the RFC's example has one 0x00
+                // byte): it is inflated by the reset stream and must produce nothing, so data
+                // hidden after the final block fails with 1007 instead of being ignored.
                 inflateReset(stream)
                 streamEnded = true
-                return
+                if stream.pointee.avail_in == 0 { return }
             default:
                 throw ProtocolError(.invalidPayloadData, "Invalid compressed data")
             }

@@ -6,9 +6,14 @@
 /// frames, which you take with ``takeOutbound()`` and write. It never reads a clock, a socket
 /// or a thread, so every rule of the protocol can be tested with plain byte arrays.
 ///
-/// Pongs to pings and the answer to a Close are queued by the engine itself. Once
-/// ``readyState`` is `.closed` the transport should be closed after the outbound frames have
-/// been written (a server closes first, RFC 6455 §7.1.1).
+/// Events take effect in stream order, when you take them: the Pong to a Ping is queued when
+/// ``nextEvent()`` returns the `.ping`, and the answering Close (or the Close that fails the
+/// connection) when it returns the `.close` (or `.failure`). So a reply you send while handling
+/// a message that arrived before a Close, or before a bad frame, leaves before this end's
+/// Close, as RFC 6455 §5.5.1 allows ("an endpoint MAY delay sending a Close frame until its
+/// current message is sent"). Parsing stops at the Close or the first error; nothing after it
+/// is read. Once ``readyState`` is `.closed` the transport should be closed after the outbound
+/// frames have been written (a server closes first, RFC 6455 §7.1.1).
 ///
 /// An engine belongs to one connection and is used from one thread or serial queue at a time,
 /// so it is deliberately not `Sendable`.
@@ -48,15 +53,17 @@ public struct WebSocketEngine {
         case message(Message)
         /// A piece of a message arrived (only when the engine streams messages).
         case fragment(MessageFragment)
-        /// A Ping arrived; the engine has queued the Pong unless told not to.
+        /// A Ping arrived. Taking this event queues the Pong (unless
+        /// ``Configuration/repliesToPings`` is off).
         case ping([UInt8])
         /// A Pong arrived.
         case pong([UInt8])
-        /// The peer's Close frame arrived. If this end had not sent one, the engine has queued
-        /// the answer; either way the closing handshake is complete and ``readyState`` is `.closed`.
+        /// The peer's Close frame arrived. Taking this event queues the answering Close if this
+        /// end had not sent one; either way the closing handshake is complete and
+        /// ``readyState`` is `.closed`.
         case close(CloseFrame)
-        /// The peer broke the protocol. The engine has queued a Close frame with the error's
-        /// code (unless one was sent already) and ``readyState`` is `.closed`: flush, then
+        /// The peer broke the protocol. Taking this event queues a Close frame with the error's
+        /// code (unless one was sent already) and makes ``readyState`` `.closed`: flush, then
         /// close the transport.
         case failure(ProtocolError)
     }
@@ -80,14 +87,18 @@ public struct WebSocketEngine {
     /// The negotiated extension, if any (permessage-deflate).
     public let extensionCodec: (any ExtensionCodec)?
 
-    /// The state, with the browser's names: `.open` until a Close is sent or received.
+    /// The state, with the browser's names: `.open` until a Close is sent, or until the
+    /// peer's Close (or an error) is taken from ``nextEvent()``.
     public private(set) var readyState: ReadyState = .open
     /// The Close this end sent, if it has sent one.
     public private(set) var closeSent: CloseFrame?
-    /// The Close the peer sent, if it has arrived.
+    /// The Close the peer sent, once its event has been taken.
     public private(set) var closeReceived: CloseFrame?
-    /// The protocol error that failed the connection, if one did.
+    /// Why the connection failed, once that event has been taken: the peer's protocol error,
+    /// or the reason given to ``abort(_:reason:)``.
     public private(set) var failure: ProtocolError?
+    /// Set when the peer's Close or a protocol error has been parsed: no more input is read.
+    private var inputEnded = false
 
     // Input: a header cut by the end of the input waits here (at most 14 bytes).
     private var headerStash: [UInt8] = []
@@ -105,6 +116,10 @@ public struct WebSocketEngine {
     private var utf8 = UTF8Validator()
     private var controlBuffer: [UInt8] = []
     private var scratch: [UInt8] = []
+
+    // Input parsing waits for while the event backlog is full (see receive(_:)).
+    private var unprocessed: [UInt8] = []
+    private var unprocessedOffset = 0
 
     // Output.
     private var outbound: [OutboundFrame] = []
@@ -125,16 +140,43 @@ public struct WebSocketEngine {
 
     // MARK: - Input
 
-    /// Processes bytes read from the transport. Events become available from ``nextEvent()``
-    /// and answers (pongs, close) from ``takeOutbound()``. Input after the connection closed,
-    /// or after a failure, is ignored.
+    /// Processes bytes read from the transport. Events become available from ``nextEvent()``;
+    /// the answers they call for (pongs, the Close) are queued as they are taken. Input after
+    /// the peer's Close, after a protocol error, or once the connection is closed is ignored.
+    ///
+    /// The engine parses at most ``maxEventBacklog`` events ahead of the application: input
+    /// beyond that is copied and parsed as events are taken (``hasUnprocessedInput``), so a
+    /// read full of tiny frames costs a bounded number of events, not one per frame.
     public mutating func receive(_ bytes: UnsafeRawBufferPointer) {
+        if unprocessedOffset < unprocessed.count {
+            unprocessed.append(contentsOf: bytes)
+            parseUnprocessedInput()
+            return
+        }
+        let used = parse(bytes)
+        if used < bytes.count {
+            unprocessed = Array(UnsafeRawBufferPointer(rebasing: bytes[used...]))
+            unprocessedOffset = 0
+        }
+    }
+
+    /// The most events parsed and not yet taken; parsing waits beyond it.
+    public static let maxEventBacklog = 256
+
+    /// Whether input is waiting to be parsed until events are taken. A caller that bounds its
+    /// memory reads no more from the transport while this is true.
+    public var hasUnprocessedInput: Bool { unprocessedOffset < unprocessed.count }
+
+    /// Parses frames from `bytes` until they end, input ends (a Close or an error) or the
+    /// event backlog is full; returns how many bytes it used.
+    private mutating func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
         var input = bytes
-        while !input.isEmpty && readyState != .closed {
+        while !input.isEmpty && !inputEnded && readyState != .closed {
             if !inFrame {
-                guard let size = readHeader(input) else { return }
+                if events.count - eventIndex >= WebSocketEngine.maxEventBacklog { break }
+                guard let size = readHeader(input) else { return bytes.count }
                 input = UnsafeRawBufferPointer(rebasing: input[size...])
-                guard beginFrame() else { return }
+                guard beginFrame() else { return bytes.count }
                 if frameRemaining == 0 { endFrame(UnsafeRawBufferPointer(start: nil, count: 0)) }
                 continue
             }
@@ -148,6 +190,21 @@ public struct WebSocketEngine {
                 payloadPiece(piece)
             }
         }
+        return inputEnded || readyState == .closed ? bytes.count : bytes.count - input.count
+    }
+
+    /// Parses what waits in `unprocessed`, as far as the backlog allows.
+    private mutating func parseUnprocessedInput() {
+        // A local reference keeps the bytes alive while parsing (which may end the input and
+        // clear `unprocessed`) reads them.
+        let input = unprocessed, start = unprocessedOffset
+        let used = input.withUnsafeBytes { parse(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        guard !inputEnded else { return }
+        unprocessedOffset += used
+        if unprocessedOffset == unprocessed.count {
+            unprocessed = []
+            unprocessedOffset = 0
+        }
     }
 
     /// Processes bytes read from the transport.
@@ -155,16 +212,78 @@ public struct WebSocketEngine {
         bytes.withUnsafeBytes { receive($0) }
     }
 
-    /// The next event, or nil when every event so far has been taken.
+    /// The next event, or nil when every event so far has been taken. Taking an event applies
+    /// its effect: a `.ping` queues the Pong, a `.close` the answering Close, a `.failure` the
+    /// failing Close (see ``Event``).
     public mutating func nextEvent() -> Event? {
+        if eventIndex == events.count && hasUnprocessedInput { parseUnprocessedInput() }
         guard eventIndex < events.count else { return nil }
         let event = events[eventIndex]
         eventIndex += 1
         if eventIndex == events.count {
-            events.removeAll(keepingCapacity: true)
+            // A burst of tiny frames can leave a large array behind; keep only a small one.
+            events.removeAll(keepingCapacity: events.capacity <= 64)
             eventIndex = 0
         }
+        switch event {
+        case .ping(let payload):
+            // RFC 6455 §5.5.2: a Ping is answered with a Pong carrying its payload.
+            if configuration.repliesToPings && closeSent == nil {
+                queue(opcode: .pong, payload: payload, reservedBits: [], fin: true)
+            }
+        case .close(let received):
+            closeReceived = received
+            if closeSent == nil {
+                // RFC 6455 §5.5.1: answer with a Close, echoing the code as it suggests (no
+                // code when the peer sent none).
+                queueClose(CloseFrame(code: received.code))
+            }
+            readyState = .closed
+        case .failure(let error):
+            // RFC 6455 §7.1.7: fail the connection with a Close carrying the error's code.
+            failure = error
+            if closeSent == nil {
+                queueClose(CloseFrame(code: error.code, reason: WebSocketEngine.truncatedReason(error.reason)))
+            }
+            readyState = .closed
+        case .message, .fragment, .pong:
+            break
+        }
         return event
+    }
+
+    /// Whether ``nextEvent()`` has something to return (parsed, or parsed on demand).
+    public var hasEvents: Bool { eventIndex < events.count || hasUnprocessedInput }
+
+    /// Bytes held for a message that has not fully arrived (its buffer's capacity). A server
+    /// adds these up across connections to bound what many unfinished messages can hold.
+    public var partialMessageBytes: Int { messageBuffer.capacity }
+
+    /// Ends the connection from this side at once, for a reason outside the protocol (a
+    /// server-wide memory budget, say): events not yet taken are dropped, a Close with `code`
+    /// is queued unless one was sent, the partial message is freed, further input is ignored
+    /// and ``readyState`` is `.closed`. ``failure`` records the code and reason.
+    public mutating func abort(_ code: CloseCode, reason: String) {
+        guard readyState != .closed else { return }
+        events.removeAll()
+        eventIndex = 0
+        endInput()
+        let error = ProtocolError(code, reason)
+        failure = error
+        if closeSent == nil {
+            queueClose(CloseFrame(code: code, reason: WebSocketEngine.truncatedReason(reason)))
+        }
+        readyState = .closed
+    }
+
+    /// Stops reading input and frees what was held for the message being received.
+    private mutating func endInput() {
+        inputEnded = true
+        inFrame = false
+        messageBuffer = []
+        scratch = []
+        unprocessed = []
+        unprocessedOffset = 0
     }
 
     /// Takes the events so far, in order.
@@ -395,11 +514,7 @@ public struct WebSocketEngine {
     private mutating func controlFrame() {
         switch frame.opcode {
         case .ping:
-            let payload = controlBuffer
-            events.append(.ping(payload))
-            if configuration.repliesToPings && closeSent == nil {
-                queue(opcode: .pong, payload: payload, reservedBits: [], fin: true)
-            }
+            events.append(.ping(controlBuffer))  // answered when taken (see nextEvent())
         case .pong:
             events.append(.pong(controlBuffer))
         case .close:
@@ -430,26 +545,17 @@ public struct WebSocketEngine {
             }
             received = CloseFrame(code: code, reason: String(decoding: reason, as: UTF8.self))
         }
-        closeReceived = received
-        if closeSent == nil {
-            // Echo the code, as RFC 6455 §5.5.1 suggests; no code when the peer sent none.
-            let answer = CloseFrame(code: received.code)
-            queueClose(answer)
-        }
-        readyState = .closed
+        // The answer is queued when the application takes this event (see nextEvent()), after
+        // whatever it sends in reply to the messages before it.
+        endInput()
         events.append(.close(received))
     }
 
-    /// Fails the connection (RFC 6455 §7.1.7): a Close with `code` unless one was sent, then closed.
+    /// Fails the connection (RFC 6455 §7.1.7) once the application takes the event: nothing
+    /// more is read, and the Close with `code` is queued then (see nextEvent()).
     private mutating func fail(_ code: CloseCode, _ reason: String) {
-        let error = ProtocolError(code, reason)
-        failure = error
-        if closeSent == nil {
-            queueClose(CloseFrame(code: code, reason: WebSocketEngine.truncatedReason(reason)))
-        }
-        readyState = .closed
-        inFrame = false
-        events.append(.failure(error))
+        endInput()
+        events.append(.failure(ProtocolError(code, reason)))
     }
 
     /// A reason cut to at most 123 bytes on a character boundary.
