@@ -313,16 +313,57 @@ public struct HTTPRequestHead: Sendable, Hashable {
         self.headers = headers
     }
 
-    /// The path part of the target, before any `?`.
+    /// The path part of the target, before any `?`. For an absolute-form target
+    /// (`http://example.com/chat?room=1`, which RFC 9112 §3.2.2 says servers must accept) it
+    /// is the path after the authority, `/` when there is none.
     public var path: String {
-        guard let q = target.firstIndex(of: "?") else { return target }
-        return String(target[..<q])
+        let rest = pathAndQuery
+        let path = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+        return path.isEmpty ? "/" : String(path)
     }
 
     /// The query part of the target, after the first `?`, or nil when there is none.
     public var query: String? {
-        guard let q = target.firstIndex(of: "?") else { return nil }
-        return String(target[target.index(after: q)...])
+        let rest = pathAndQuery
+        guard let q = rest.firstIndex(of: "?") else { return nil }
+        return String(rest[rest.index(after: q)...])
+    }
+
+    /// The authority (`host[:port]`) of an absolute-form target, or nil for any other form.
+    /// RFC 9112 §3.2.2: a server uses it instead of the `Host` header.
+    public var targetAuthority: String? {
+        absoluteFormAuthority.map { String(target[$0]) }
+    }
+
+    /// Whether the target has one of the forms a server accepts for its resources (RFC 9112
+    /// §3.2): origin form (`/path?query`), absolute form (`http://host/path`) or, for OPTIONS,
+    /// asterisk form (`*`).
+    public var hasServerTargetForm: Bool {
+        target.utf8.first == UInt8(ascii: "/") || absoluteFormAuthority != nil || (target == "*" && method == "OPTIONS")
+    }
+
+    /// The target from its path on: all of an origin-form target, or what follows the
+    /// authority of an absolute-form one.
+    private var pathAndQuery: Substring {
+        guard target.utf8.first != UInt8(ascii: "/"), let authority = absoluteFormAuthority else { return target[...] }
+        return target[authority.upperBound...]
+    }
+
+    /// Where the authority of an absolute-form target (`scheme://authority/path`) is.
+    private var absoluteFormAuthority: Range<String.Index>? {
+        guard let colon = target.firstIndex(of: ":") else { return nil }
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+        let scheme = target.utf8[..<colon]
+        guard let first = scheme.first, UInt8(ascii: "a")...UInt8(ascii: "z") ~= first | 0x20,
+              scheme.allSatisfy({ byte in
+                  (UInt8(ascii: "a")...UInt8(ascii: "z")) ~= byte | 0x20 || (UInt8(ascii: "0")...UInt8(ascii: "9")) ~= byte
+                      || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+              }),
+              target[colon...].hasPrefix("://")
+        else { return nil }
+        let start = target.index(colon, offsetBy: 3)
+        let end = target[start...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? target.endIndex
+        return start..<end
     }
 
     /// Compares every part of two heads.
@@ -513,6 +554,11 @@ public struct HTTPHeadParser: Sendable {
     public let limits: HTTPHeadLimits
     private var buffer: [UInt8] = []
     private var scanned = 0
+    // Empty lines before a request line: whether it has begun, a CR waiting for its LF, and
+    // how many bytes were skipped.
+    private var requestLineStarted = false
+    private var carriageReturnPending = false
+    private var emptyLinesSkipped = 0
 
     /// A parser with the given limits.
     public init(limits: HTTPHeadLimits = HTTPHeadLimits()) { self.limits = limits }
@@ -525,10 +571,41 @@ public struct HTTPHeadParser: Sendable {
         case complete(Head, remainder: [UInt8])
     }
 
-    /// Feeds bytes and tries to parse a request head.
+    /// Feeds bytes and tries to parse a request head. Empty lines before the request line are
+    /// skipped, as RFC 9112 §2.2 asks of a robust server (they count toward the size limit).
     public mutating func parseRequest(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> Progress<HTTPRequestHead> {
+        var bytes = bytes
+        if !requestLineStarted {
+            bytes = try skipEmptyLines(bytes)
+            if bytes.isEmpty { return .needMoreData }
+        }
         let limits = self.limits
         return try feed(bytes) { (head) throws(HTTPParseError) in try HTTPHeadParser.requestHead(head, limits: limits) }
+    }
+
+    /// Drops the CRLFs at the front of the input; returns the rest once the request line starts.
+    private mutating func skipEmptyLines(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> UnsafeRawBufferPointer {
+        var i = 0
+        while i < bytes.count {
+            let byte = bytes[i]
+            if carriageReturnPending {
+                guard byte == UInt8(ascii: "\n") else { throw HTTPParseError(status: 400, reason: "Bare CR in the request head") }
+                carriageReturnPending = false
+                emptyLinesSkipped += 2
+                guard emptyLinesSkipped < limits.maxHeadSize else {
+                    throw HTTPParseError(status: 431, reason: "Request head larger than \(limits.maxHeadSize) bytes")
+                }
+            } else if byte == UInt8(ascii: "\r") {
+                carriageReturnPending = true
+            } else if byte == UInt8(ascii: "\n") {
+                throw HTTPParseError(status: 400, reason: "Bare LF in the request head")
+            } else {
+                requestLineStarted = true
+                break
+            }
+            i += 1
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[i...])
     }
 
     /// Feeds bytes and tries to parse a request head.
@@ -649,7 +726,6 @@ public struct HTTPHeadParser: Sendable {
     }
 
     private static func requestHead(_ head: UnsafeBufferPointer<UInt8>, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPRequestHead {
-        if head[0] == UInt8(ascii: "\r") { throw HTTPParseError(status: 400, reason: "Empty line before the request line") }
         let end = lineEnd(head, from: 0)
         // method SP target SP version, with exactly two single spaces.
         var firstSpace = -1, secondSpace = -1

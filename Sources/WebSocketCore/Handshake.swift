@@ -45,8 +45,9 @@ public struct UpgradeRequest: Sendable, Hashable {
     public var query: String? { head.query }
     /// The `Origin` header, sent by browsers (RFC 6455 §10.2).
     public var origin: String? { head.headers["Origin"] }
-    /// The `Host` header.
-    public var host: String? { head.headers["Host"] }
+    /// The host the request was sent to: the authority of an absolute-form target, else the
+    /// `Host` header (RFC 9112 §3.2.2).
+    public var host: String? { head.targetAuthority ?? head.headers["Host"] }
     /// The header fields.
     public var headers: HTTPHeaders { head.headers }
 }
@@ -119,19 +120,27 @@ public enum ServerHandshake {
         HTTPHeaders.bytesMatch(bytes, UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
     }
 
-    /// Checks a request against RFC 6455 §4.2.1. The error names the status to answer with:
-    /// 405 for a method other than GET, 426 (with `Sec-WebSocket-Version: 13`) when there is no
-    /// `Upgrade` or another WebSocket version is asked for, 400 for anything malformed.
+    /// Checks a request against RFC 6455 §4.2.1 and the request rules of RFC 9112
+    /// (``checkRequest(_:)``). The error names the status to answer with: 405 for a method
+    /// other than GET, 505 for an HTTP version other than 1.x, 426 (with
+    /// `Sec-WebSocket-Version: 13`) when there is no `Upgrade` or another WebSocket version is
+    /// asked for, 400 for anything malformed, including a request that announces a body
+    /// (`Content-Length` above 0, or `Transfer-Encoding`): the bytes after an upgrade request
+    /// are WebSocket frames, and a proxy that read them as a body would disagree with this
+    /// server about where the request ends.
     public static func validate(_ head: HTTPRequestHead) throws(HandshakeError) -> UpgradeRequest {
         guard head.method == "GET" else {
             throw HandshakeError(status: 405, reason: "A WebSocket handshake must use GET", headers: ["Allow": "GET"])
         }
-        guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else {
+        try checkVersion(head)
+        guard head.version.minor >= 1 else {
             throw HandshakeError(status: 400, reason: "A WebSocket handshake needs HTTP/1.1 or later")
         }
+        try checkTarget(head)
         let headers = head.headers
         // One pass over the fields' bytes, classifying each by name.
-        var hosts = 0, versions = 0, keys = 0
+        var hosts = 0, hostIndex = -1, versions = 0, keys = 0
+        var hasBody = false
         var hasUpgrade = false, upgradeIsWebSocket = false, connectionIsUpgrade = false
         var hasProtocols = false, hasExtensions = false
         var versionIs13 = false, keyIndex = -1, keyIsValid = false
@@ -141,6 +150,11 @@ public enum ServerHandshake {
             switch name.count {
             case 4 where matches(name, "Host"):
                 hosts += 1
+                hostIndex = index
+            case 14 where matches(name, "Content-Length"):
+                if value.isEmpty || value.contains(where: { $0 != UInt8(ascii: "0") }) { hasBody = true }
+            case 17 where matches(name, "Transfer-Encoding"):
+                hasBody = true
             case 7 where matches(name, "Upgrade"):
                 hasUpgrade = true
                 if HTTPHeaders.listContainsToken(value, "websocket" as StaticString) { upgradeIsWebSocket = true }
@@ -161,8 +175,9 @@ public enum ServerHandshake {
                 break
             }
         }
-        guard hosts == 1 else {
-            throw HandshakeError(status: 400, reason: hosts == 0 ? "Missing Host header" : "More than one Host header")
+        try checkHost(headers, count: hosts, index: hostIndex)
+        guard !hasBody else {
+            throw HandshakeError(status: 400, reason: "A WebSocket upgrade request must not have a body")
         }
         guard hasUpgrade else {
             throw HandshakeError(status: 426, reason: "This resource needs a WebSocket upgrade",

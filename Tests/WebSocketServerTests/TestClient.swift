@@ -109,7 +109,9 @@ final class TestClient: @unchecked Sendable {
     init(port: Int, host: String = "127.0.0.1", path: String = "/", subprotocols: [String] = [], extensions: [ExtensionOffer] = [],
          headers: HTTPHeaders = HTTPHeaders(), configuration: WebSocketEngine.Configuration = .init()) throws {
         connection = try RawConnection(port: port, host: host)
-        let handshake = ClientHandshake(host: "\(host):\(port)", path: path, subprotocols: subprotocols, extensions: extensions, headers: headers)
+        // An IPv6 literal goes in brackets in Host (RFC 3986 §3.2.2).
+        let authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let handshake = ClientHandshake(host: authority, path: path, subprotocols: subprotocols, extensions: extensions, headers: headers)
         try connection.write(handshake.serializedRequest)
         var parser = HTTPHeadParser()
         var head: HTTPResponseHead?
