@@ -69,7 +69,14 @@ extension WebSocketServer {
         public var headLimits: HTTPHeadLimits
         /// Frame and message limits (1009 beyond them) and message delivery.
         public var engine: WebSocketEngine.Configuration
-        /// Bytes queued for a peer beyond which ``backpressure`` applies.
+        /// The most bytes all connections together may hold for messages that have not fully
+        /// arrived (fragments so far, or a message longer than one read). A connection whose
+        /// unfinished message takes the total past it is closed with 1013 (Try Again Later),
+        /// while the others go on. Each message is also bounded by the engine's
+        /// `maxMessageSize`; this bounds many unfinished messages at once.
+        public var maxUnfinishedMessageBytes: Int
+        /// Bytes queued for a peer beyond which ``backpressure`` applies. Everything queued
+        /// counts: frames with their headers, pongs, Close frames, and 64 bytes per queued frame.
         public var highWaterMark: Int
         /// What happens above ``highWaterMark``.
         public var backpressure: BackpressurePolicy
@@ -98,6 +105,7 @@ extension WebSocketServer {
             maxConnections = 10_000
             headLimits = HTTPHeadLimits()
             engine = WebSocketEngine.Configuration()
+            maxUnfinishedMessageBytes = 128 << 20
             highWaterMark = 1 << 20
             backpressure = .pauseReading
             extensions = []

@@ -5,15 +5,6 @@ import WebSocketCore
 import Glibc
 #endif
 
-/// Bytes waiting to be written: a frame header (or none, for HTTP) and a payload.
-struct WriteItem {
-    var header: EncodedFrameHeader?
-    var payload: [UInt8]
-    /// Application bytes this item completes, subtracted from `bufferedAmount` once written.
-    var accounted: Int
-    var count: Int { (header?.count ?? 0) + payload.count }
-}
-
 /// One accepted socket, from the first byte of its request to its close.
 ///
 /// It parses the HTTP head, routes it, runs the upgrade, then drives a ``WebSocketEngine``:
@@ -59,19 +50,26 @@ final class Connection: @unchecked Sendable {
     /// Set while events are being delivered: writes are queued and flushed once afterwards.
     private var corked = false
     private var pauseReasons: PauseReasons = []
-    // `engine` and `pending` are touched several times per message; the runtime's dynamic
+    // `engine` and `writeQueue` are touched several times per message; the runtime's dynamic
     // exclusivity checks on them cost about a tenth of the user-space time of an echo. They are
     // safe to skip: both are used only on the loop's queue, and no access to either runs code
     // that could touch the same property again (application callbacks run between engine calls,
     // never inside one; the extension codec the engine calls has no way to reach the connection).
-    @exclusivity(unchecked) private var pending: [WriteItem] = []
-    private var pendingHead = 0
-    private var pendingOffset = 0
+    @exclusivity(unchecked) private var writeQueue = WriteQueue()
     /// The protocol engine. A placeholder until the upgrade installs the real one (`upgraded`):
     /// the property is not optional so that reading it never copies the engine out of the object.
     @exclusivity(unchecked) private(set) var engine = WebSocketEngine(role: .server)
     /// Whether `engine` is the connection's real engine.
     private var upgraded = false
+    /// Whether Pings are answered (the engine's own answering is off: the connection decides,
+    /// so that it can hold back Pongs while over the high-water mark).
+    private var answersPings = true
+    /// The payload of the latest Ping not answered because the queue was over the mark; its
+    /// Pong goes out once the queue drains (RFC 6455 §5.5.3 lets an endpoint answer only the
+    /// most recent Ping).
+    private var heldPong: [UInt8]?
+    /// The bytes of unfinished messages this connection has added to the server-wide total.
+    private var unfinishedMessageBytes = 0
     private(set) var socket: WebSocket?
     private var route: WebSocketRoute?
 
@@ -84,7 +82,6 @@ final class Connection: @unchecked Sendable {
     private var inputSinceCheck = false
     private var pingSentAt: UInt64 = 0
     private var closeReported = false
-    private var terminatedLocally = false
 
     init(transport: any Transport, loop: EventLoop, server: ServerCore, remoteAddress: SocketAddress?) {
         self.transport = transport
@@ -173,7 +170,17 @@ final class Connection: @unchecked Sendable {
     }
 
     private func routeRequest(_ head: HTTPRequestHead, remainder: [UInt8]) {
-        switch server.routes.match(head.path) {
+        let route = server.routes.match(head.path)
+        if case .webSocket = route {} else {
+            // The upgrade's validation makes these checks itself, in its one pass over the head.
+            do {
+                try ServerHandshake.checkRequest(head)
+            } catch {
+                reject(error.response, reason: error.reason)
+                return
+            }
+        }
+        switch route {
         case .none:
             reject(HTTPResponse.text(404, "Not Found\n", headers: ["Connection": "close"]), reason: "no route for \(head.path)")
         case .http(let handler):
@@ -185,7 +192,7 @@ final class Connection: @unchecked Sendable {
             response.headers.replaceOrAdd(name: "Connection", value: "close")
             server.metrics.httpResponses.add(1, ordering: .relaxed)
             phase = .finishing
-            enqueue(WriteItem(header: nil, payload: response.serialized(includeBody: head.method != "HEAD"), accounted: 0))
+            writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: head.method != "HEAD"), accounted: 0))
             flush()
         case .webSocket(let route):
             let request: UpgradeRequest
@@ -231,8 +238,11 @@ final class Connection: @unchecked Sendable {
                 reject(error.response, reason: error.reason)
                 return
             }
-            enqueue(WriteItem(header: nil, payload: response.serialized(), accounted: 0))
-            engine = WebSocketEngine(role: .server, configuration: server.configuration.engine, extensionCodec: agreements.first?.makeCodec())
+            writeQueue.append(.init(header: nil, payload: response.serialized(), accounted: 0))
+            var configuration = server.configuration.engine
+            answersPings = configuration.repliesToPings
+            configuration.repliesToPings = false  // see answerPing(_:)
+            engine = WebSocketEngine(role: .server, configuration: configuration, extensionCodec: agreements.first?.makeCodec())
             upgraded = true
             let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
                                    extensions: agreements.map(\.response), userInfo: userInfo, streams: route.streamsMessages)
@@ -261,19 +271,24 @@ final class Connection: @unchecked Sendable {
         log(.debug, "Handshake refused", ["status": String(response.status), "reason": reason])
         phase = .finishing
         handshakeDeadline = 0
-        enqueue(WriteItem(header: nil, payload: response.serialized(), accounted: 0))
+        writeQueue.append(.init(header: nil, payload: response.serialized(), accounted: 0))
         flush()
     }
 
     // MARK: - WebSocket
 
-    /// Hands the engine's events to the WebSocket object, then writes the engine's frames.
+    /// Hands the engine's events to the WebSocket object, in order, then writes what they
+    /// called for. Taking an event applies it (the engine queues the Pong or Close then), so
+    /// replies sent from a handler leave before a Close that arrived after that message.
+    /// Under `.pauseReading`, delivery stops as soon as the write queue is over the mark; the
+    /// rest waits in the engine until the queue drains (see resume(_:)).
     private func processEngineEvents() {
         // Sends made by the callbacks below are queued and written together afterwards: a read
         // that brought many messages is answered with one sendmsg, not one per message.
         corked = true
-        defer { corked = false }
-        while phase == .open, let event = engine.nextEvent() {
+        let pausesReading = server.configuration.backpressure == .pauseReading
+        let mark = server.configuration.highWaterMark
+        while phase == .open, !pauseReasons.contains(.backpressure), let event = engine.nextEvent() {
             switch event {
             case .message(let message):
                 server.metrics.messagesIn.add(1, ordering: .relaxed)
@@ -282,34 +297,79 @@ final class Connection: @unchecked Sendable {
                 if fragment.isFinal { server.metrics.messagesIn.add(1, ordering: .relaxed) }
                 socket?.deliver(fragment)
             case .ping(let payload):
+                answerPing(payload)
                 socket?.deliverPing(payload)
             case .pong(let payload):
                 socket?.deliverPong(payload)
             case .close:
-                break  // reported when the socket closes
+                socket?.advanceState(to: .closed)  // the engine queued its answer; the close is reported once written
             case .failure(let error):
                 log(.debug, "Protocol error", ["code": String(error.code.rawValue), "reason": error.reason])
+                socket?.advanceState(to: .closed)
                 socket?.deliverError(WebSocketError.protocolError(error))
             }
+            moveEngineOutput(accounting: 0)
+            if pausesReading && writeQueue.cost > mark { pause(.backpressure) }
         }
         corked = false
+        accountUnfinishedMessage()
         flushEngine()
-        if upgraded && !engine.hasOutbound && pendingHead < pending.count { flush() }
+        if upgraded && !writeQueue.isEmpty && !watchingWritable { flush() }
+    }
+
+    /// Queues the Pong for a Ping, or, while the write queue is over the high-water mark,
+    /// keeps only the latest Ping's payload to answer once it drains: a peer that floods pings
+    /// and never reads then costs one held payload, not a queue of Pongs.
+    private func answerPing(_ payload: [UInt8]) {
+        guard answersPings else { return }
+        if writeQueue.cost <= server.configuration.highWaterMark {
+            try? engine.pong(payload)
+        } else {
+            heldPong = payload
+        }
+    }
+
+    /// Adds this connection's unfinished message to the server-wide total and, if it grew
+    /// past ``WebSocketServer/Configuration/maxUnfinishedMessageBytes``, closes the connection
+    /// with 1013 (Try Again Later): the message is not too big in itself, the server is
+    /// holding too much for messages still arriving, so the same message may pass later.
+    private func accountUnfinishedMessage() {
+        let held = engine.partialMessageBytes
+        guard held != unfinishedMessageBytes else { return }
+        let grew = held > unfinishedMessageBytes
+        let total = server.unfinishedMessageBytes.add(held - unfinishedMessageBytes, ordering: .relaxed).newValue
+        unfinishedMessageBytes = held
+        guard grew, total > server.configuration.maxUnfinishedMessageBytes else { return }
+        log(.info, "Closing a connection: unfinished messages hold too much memory server-wide", ["held": String(held), "total": String(total)])
+        engine.abort(.tryAgainLater, reason: "Server busy, try again later")
+        socket?.advanceState(to: .closed)
+        releaseUnfinishedMessage()
+    }
+
+    private func releaseUnfinishedMessage() {
+        guard unfinishedMessageBytes != 0 else { return }
+        server.unfinishedMessageBytes.subtract(unfinishedMessageBytes, ordering: .relaxed)
+        unfinishedMessageBytes = 0
+    }
+
+    /// Moves the engine's frames to the write queue; the last one completes `accounting`
+    /// application bytes.
+    private func moveEngineOutput(accounting: Int) {
+        guard engine.hasOutbound else {
+            if accounting > 0 { socket?.bufferedAmountChanged(by: -accounting) }
+            return
+        }
+        engine.drainOutbound { frame in writeQueue.append(frame) }
+        writeQueue.addAccounting(accounting)
     }
 
     /// Moves the engine's frames to the write queue and writes; starts the TCP close once the
     /// closing handshake is over.
     func flushEngine(accounting: Int = 0) {
         guard upgraded else { return }
-        if engine.hasOutbound {
-            engine.drainOutbound { frame in
-                pending.append(WriteItem(header: frame.header, payload: frame.payload, accounted: 0))
-            }
-            pending[pending.count - 1].accounted = accounting
-            if !corked { flush() }
-        } else if accounting > 0 {
-            socket?.bufferedAmountChanged(by: -accounting)
-        }
+        let hadOutbound = engine.hasOutbound
+        moveEngineOutput(accounting: accounting)
+        if hadOutbound && !corked { flush() }
         let state = engine.readyState
         if state != .open { socket?.advanceState(to: state) }
         if phase == .open, state == .closed {
@@ -363,22 +423,22 @@ final class Connection: @unchecked Sendable {
     /// Drops the connection without a closing handshake.
     func terminate() {
         guard phase != .closed else { return }
-        terminatedLocally = true
         closeSocket()
     }
 
     // MARK: - Backpressure
 
+    /// Applies the backpressure policy to what the write queue holds: everything queued
+    /// counts (frames, headers, pongs, Close frames and a per-item overhead).
     private func checkBackpressure() {
-        guard let socket else { return }
-        let buffered = socket.bufferedAmount
-        let mark = server.configuration.highWaterMark
-        if buffered > mark {
+        guard socket != nil else { return }
+        let queued = writeQueue.cost
+        if queued > server.configuration.highWaterMark {
             switch server.configuration.backpressure {
             case .pauseReading: pause(.backpressure)
             case .close:
                 if phase == .open {
-                    log(.info, "Closing a connection over its high-water mark", ["buffered": String(buffered)])
+                    log(.info, "Closing a connection over its high-water mark", ["queued": String(queued)])
                     close(code: .policyViolation, reason: "Too much data queued")
                 }
             case .report: break
@@ -397,7 +457,11 @@ final class Connection: @unchecked Sendable {
     func resume(_ reason: PauseReasons) {
         guard pauseReasons.contains(reason) else { return }
         pauseReasons.remove(reason)
-        if pauseReasons.isEmpty, phase != .closed { updateInterest() }
+        guard pauseReasons.isEmpty, phase != .closed else { return }
+        updateInterest()
+        // Events that waited in the engine go first (not from inside a delivery, whose loop
+        // goes on by itself).
+        if phase == .open, !corked, engine.hasEvents { processEngineEvents() }
     }
 
     /// Tells the epoll set what to watch: input unless paused, writability while writes wait.
@@ -407,13 +471,9 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Writing
 
-    private func enqueue(_ item: WriteItem) {
-        pending.append(item)
-    }
-
     /// Writes as much of the queue as the socket takes; waits for writability for the rest.
     private func flush() {
-        while pendingHead < pending.count && phase != .closed {
+        while !writeQueue.isEmpty && phase != .closed {
             let written = writeBatch()
             if written < 0 {
                 let code = errno
@@ -426,7 +486,8 @@ final class Connection: @unchecked Sendable {
                 return
             }
             server.metrics.bytesOut.add(written, ordering: .relaxed)
-            consume(written)
+            let released = writeQueue.consume(written)
+            if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         }
         guard phase != .closed else { return }
         stopWriteSource()
@@ -435,66 +496,10 @@ final class Connection: @unchecked Sendable {
 
     /// One `sendmsg` of up to 64 queued items, each as a header iovec and a payload iovec.
     private func writeBatch() -> Int {
-        let first = pendingHead, firstOffset = pendingOffset
-        let end = min(pending.count, first + EventLoop.iovecCapacity / 2)
-        let headers = loop.headerScratch
-        let iovecs = loop.iovecs
-        // Recursive so that every payload stays pinned (inside its withUnsafeBytes) until the
-        // one sendmsg that writes them all; the state travels in the arguments.
-        func fill(_ index: Int, _ iovCount: Int) -> Int {
-            if index == end {
-                return transport.write(iovecs, count: iovCount)
-            }
-            var iovCount = iovCount
-            var skip = index == first ? firstOffset : 0
-            let item = pending[index]
-            if let header = item.header {
-                if skip < header.count {
-                    let slot = headers + 16 * (index - first)
-                    header.withUnsafeBytes { slot.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                    iovecs[iovCount] = iovec(iov_base: slot + skip, iov_len: header.count - skip)
-                    iovCount += 1
-                    skip = 0
-                } else {
-                    skip -= header.count
-                }
-            }
-            return item.payload.withUnsafeBytes { payload in
-                if payload.count > skip {
-                    iovecs[iovCount] = iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress! + skip), iov_len: payload.count - skip)
-                    return fill(index + 1, iovCount + 1)
-                }
-                return fill(index + 1, iovCount)
-            }
+        let transport = self.transport, iovecs = loop.iovecs
+        return writeQueue.withIOVecs(max: EventLoop.iovecCapacity / 2, headerScratch: loop.headerScratch, iovecs: iovecs) { count in
+            transport.write(iovecs, count: count)
         }
-        return fill(first, 0)
-    }
-
-    /// Drops `written` bytes from the front of the queue.
-    private func consume(_ written: Int) {
-        var left = written
-        var released = 0
-        while left > 0 && pendingHead < pending.count {
-            let remaining = pending[pendingHead].count - pendingOffset
-            if left >= remaining {
-                left -= remaining
-                released += pending[pendingHead].accounted
-                pending[pendingHead] = WriteItem(header: nil, payload: [], accounted: 0)
-                pendingHead += 1
-                pendingOffset = 0
-            } else {
-                pendingOffset += left
-                left = 0
-            }
-        }
-        if pendingHead == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            pendingHead = 0
-        } else if pendingHead >= 64 {
-            pending.removeFirst(pendingHead)
-            pendingHead = 0
-        }
-        if released > 0 { socket?.bufferedAmountChanged(by: -released) }
     }
 
     /// The socket can take more bytes. On the queue.
@@ -541,6 +546,12 @@ final class Connection: @unchecked Sendable {
                 updateInterest()
             }
         case .open:
+            if let payload = heldPong {
+                heldPong = nil
+                try? engine.pong(payload)
+                flushEngine()
+                return  // the Pong's write ends in drained() again
+            }
             checkBackpressure()
             socket?.drained(below: server.configuration.highWaterMark)
         default:
@@ -625,11 +636,9 @@ final class Connection: @unchecked Sendable {
         transport.close()
         pauseReasons = []
         watchingWritable = false
-        var released = 0
-        for item in pending[pendingHead...] { released += item.accounted }
-        pending = []
-        pendingHead = 0
+        let released = writeQueue.removeAll()
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
+        releaseUnfinishedMessage()
         server.connectionClosed()
         reportClose()
         socket = nil

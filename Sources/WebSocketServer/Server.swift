@@ -13,6 +13,9 @@ final class ServerCore: Sendable {
     let routes = Routes()
     let metrics = Metrics()
     let loops: [EventLoop]
+    /// Bytes all connections hold for messages still arriving (bounded by
+    /// `configuration.maxUnfinishedMessageBytes`).
+    let unfinishedMessageBytes = Atomic<Int>(0)
     private let registry = Locked<[ObjectIdentifier: (socket: WebSocket, path: String)]>([:])
     private let idleWaiters = Locked<[CheckedContinuation<Void, Never>]>([])
     private let nextLoop = Atomic<Int>(0)
