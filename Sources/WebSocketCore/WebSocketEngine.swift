@@ -252,6 +252,9 @@ public struct WebSocketEngine {
         return event
     }
 
+    /// Events parsed and not yet taken (at most ``maxEventBacklog``).
+    var pendingEventCount: Int { events.count - eventIndex }
+
     /// Whether ``nextEvent()`` has something to return (parsed, or parsed on demand).
     public var hasEvents: Bool { eventIndex < events.count || hasUnprocessedInput }
 

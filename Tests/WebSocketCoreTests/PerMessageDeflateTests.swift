@@ -297,3 +297,46 @@ private func hexBytes(_ text: String) -> [UInt8] {
         #expect(results[0] == results[2])
     }
 }
+
+/// RFC 7692 §7.2.3.5 lets a sender end a message's data with a block whose BFINAL bit is set.
+/// What may follow it is only the rest of the empty stored block appended before the tail was
+/// removed; anything that inflates to data is hidden after the end and fails with 1007.
+@Suite struct FinalBlockTests {
+    /// "Hello" as a whole raw deflate stream (its one block has BFINAL set).
+    private let helloFinal = hexBytes("f3 48 cd c9 c9 07 00")
+    /// "World" likewise.
+    private let worldFinal = hexBytes("0b cf 2f ca 49 01 00")
+
+    @Test func aSecondStreamAfterTheFinalBlockFailsWith1007() {
+        let input = clientFrame(0x1, helloFinal + worldFinal, rsv: 0x40)
+        for cut in 0...input.count {
+            var server = deflateServer()
+            server.receive(Array(input[..<cut]))
+            server.receive(Array(input[cut...]))
+            #expect(server.takeEvents().map(\.failureCode) == [.invalidPayloadData], "cut at \(cut)")
+        }
+    }
+
+    @Test func dataAfterTheFinalBlockInALaterFrameFailsToo() {
+        var server = deflateServer()
+        server.receive(clientFrame(0x1, helloFinal, fin: false, rsv: 0x40) + clientFrame(0x0, worldFinal))
+        #expect(server.takeEvents().map(\.failureCode) == [.invalidPayloadData])
+    }
+
+    @Test func anEmptyStoredBlockAfterTheFinalBlockIsPadding() {
+        let input = clientFrame(0x1, helloFinal + hexBytes("00 00 00 ff ff"), rsv: 0x40) + clientFrame(0x1, hexBytes("f2 48 cd c9 c9 07 00"), rsv: 0x40)
+        for cut in 0...input.count {
+            var server = deflateServer()
+            server.receive(Array(input[..<cut]))
+            server.receive(Array(input[cut...]))
+            // The next message starts a new stream and inflates on its own.
+            #expect(server.takeEvents() == [.message(.text("Hello")), .message(.text("Hello"))], "cut at \(cut)")
+        }
+    }
+
+    @Test func garbageAfterTheFinalBlockFailsWith1007() {
+        var server = deflateServer()
+        server.receive(clientFrame(0x1, helloFinal + [0xFF, 0xFF, 0xFF], rsv: 0x40))
+        #expect(server.takeEvents().map(\.failureCode) == [.invalidPayloadData])
+    }
+}
