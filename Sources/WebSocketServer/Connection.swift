@@ -471,9 +471,21 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Writing
 
-    /// Writes as much of the queue as the socket takes; waits for writability for the rest.
+    /// `sendmsg` calls one flush may make before the loop's other sockets get their turn: a
+    /// long queue of small frames to a fast reader would otherwise hold the loop until it is
+    /// empty. The rest goes out when epoll reports the socket writable again.
+    private static let writesPerTurn = 16
+
+    /// Writes as much of the queue as the socket takes, up to ``writesPerTurn`` calls; waits for
+    /// writability for the rest.
     private func flush() {
+        var turnsLeft = Connection.writesPerTurn
         while !writeQueue.isEmpty && phase != .closed {
+            if turnsLeft == 0 {
+                startWriteSource()
+                return
+            }
+            turnsLeft -= 1
             let written = writeBatch()
             if written < 0 {
                 let code = errno
@@ -607,6 +619,9 @@ final class Connection: @unchecked Sendable {
     }
 
     // MARK: - Closing
+
+    /// What the write queue holds, as backpressure counts it (for tests). On the queue.
+    var queuedCost: Int { writeQueue.cost }
 
     /// Whether reading is paused (backpressure, a slow consumer, an upgrade hook at work).
     var isReadingPaused: Bool { !pauseReasons.isEmpty }

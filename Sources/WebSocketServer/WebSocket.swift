@@ -39,6 +39,16 @@ public enum WebSocketError: Error, Sendable, Hashable {
     case pingPayloadTooLarge
 }
 
+/// What became of a message given to ``WebSocket/send(_:compress:)-(Message,_)``.
+public enum SendResult: Sendable, Hashable {
+    /// Queued; ``WebSocket/bufferedAmount`` is at or below the high-water mark.
+    case queued
+    /// Queued, and ``WebSocket/bufferedAmount`` is over the high-water mark: the peer is slow.
+    case backpressure
+    /// Not sent: the connection is closing or closed.
+    case dropped
+}
+
 /// An open WebSocket connection on the server: send to it, close it, and hear from it through
 /// callbacks or the ``messages`` async sequence.
 ///
@@ -109,29 +119,40 @@ public final class WebSocket: @unchecked Sendable {
     // MARK: - Sending
 
     /// Sends a message. Returns at once; the bytes count in ``bufferedAmount`` until written.
-    /// A message sent after the connection started closing is dropped, as in the browser.
     ///
     /// - Parameter compress: nil lets the negotiated extension decide; false sends this message
     ///   uncompressed.
-    public func send(_ message: Message, compress: Bool? = nil) {
+    /// - Returns: `.dropped` if the connection is closing or closed (as in the browser, the
+    ///   message is not sent), `.backpressure` if it was queued but ``bufferedAmount`` is now
+    ///   over the server's high-water mark (wait for ``onDrain(_:)`` before sending more), else
+    ///   `.queued`. On the connection's queue (in any callback) the answer is exact; from
+    ///   another thread the message is handed to that queue, and if the connection closes
+    ///   before it gets there it is dropped like any bytes still queued at a close.
+    @discardableResult
+    public func send(_ message: Message, compress: Bool? = nil) -> SendResult {
+        guard readyState == .open else { return .dropped }
         let size = message.data.count
         buffered.add(size, ordering: .relaxed)
         let connection = self.connection
         if connection.loop.isCurrent {
-            _ = connection.send(message, compress: compress, accounted: size)
+            guard connection.send(message, compress: compress, accounted: size) else { return .dropped }
         } else {
             connection.loop.queue.async { _ = connection.send(message, compress: compress, accounted: size) }
         }
+        return bufferedAmount > connection.server.configuration.highWaterMark ? .backpressure : .queued
     }
 
-    /// Sends a text message.
-    public func send(_ text: String, compress: Bool? = nil) { send(Message(kind: .text, data: Array(text.utf8)), compress: compress) }
+    /// Sends a text message; see ``send(_:compress:)-(Message,_)``.
+    @discardableResult
+    public func send(_ text: String, compress: Bool? = nil) -> SendResult { send(Message(kind: .text, data: Array(text.utf8)), compress: compress) }
 
-    /// Sends a binary message.
-    public func send(_ bytes: [UInt8], compress: Bool? = nil) { send(Message(kind: .binary, data: bytes), compress: compress) }
+    /// Sends a binary message; see ``send(_:compress:)-(Message,_)``.
+    @discardableResult
+    public func send(_ bytes: [UInt8], compress: Bool? = nil) -> SendResult { send(Message(kind: .binary, data: bytes), compress: compress) }
 
     /// Sends a binary message from any contiguous bytes (`ArraySlice`, `Data`, ...).
-    public func send<Bytes: Sequence>(binary bytes: Bytes, compress: Bool? = nil) where Bytes.Element == UInt8 {
+    @discardableResult
+    public func send<Bytes: Sequence>(binary bytes: Bytes, compress: Bool? = nil) -> SendResult where Bytes.Element == UInt8 {
         send(Message(kind: .binary, data: Array(bytes)), compress: compress)
     }
 

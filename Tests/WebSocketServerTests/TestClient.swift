@@ -13,10 +13,15 @@ struct TestError: Error, CustomStringConvertible {
 final class RawConnection {
     let fd: Int32
 
-    init(port: Int, host: String = "127.0.0.1") throws {
+    /// Connects; `receiveBuffer` sets SO_RCVBUF first (set later, a smaller buffer than the
+    /// window already advertised makes the kernel drop segments, the ACKs in them included).
+    init(port: Int, host: String = "127.0.0.1", receiveBuffer: Int32? = nil) throws {
         let family = host.contains(":") ? AF_INET6 : AF_INET
         fd = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestError("socket failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var result: Int32
         if family == AF_INET {
             var address = sockaddr_in()
@@ -107,8 +112,8 @@ final class TestClient: @unchecked Sendable {
     let responseHead: HTTPResponseHead
 
     init(port: Int, host: String = "127.0.0.1", path: String = "/", subprotocols: [String] = [], extensions: [ExtensionOffer] = [],
-         headers: HTTPHeaders = HTTPHeaders(), configuration: WebSocketEngine.Configuration = .init()) throws {
-        connection = try RawConnection(port: port, host: host)
+         headers: HTTPHeaders = HTTPHeaders(), configuration: WebSocketEngine.Configuration = .init(), receiveBuffer: Int32? = nil) throws {
+        connection = try RawConnection(port: port, host: host, receiveBuffer: receiveBuffer)
         // An IPv6 literal goes in brackets in Host (RFC 3986 §3.2.2).
         let authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let handshake = ClientHandshake(host: authority, path: path, subprotocols: subprotocols, extensions: extensions, headers: headers)
