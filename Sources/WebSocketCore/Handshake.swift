@@ -50,6 +50,29 @@ public struct UpgradeRequest: Sendable, Hashable {
     public var host: String? { head.targetAuthority ?? head.headers["Host"] }
     /// The header fields.
     public var headers: HTTPHeaders { head.headers }
+
+    /// Whether `Origin` names the host the request was sent to: an `http` or `https` origin
+    /// whose host and port (the scheme's default when left out) equal ``host``'s, ignoring
+    /// ASCII case. This is what a page served by this server sends, and what another site's
+    /// page cannot (RFC 6455 §10.2, RFC 6454). False when either header is missing.
+    public var originMatchesHost: Bool {
+        guard let origin = origin?.lowercased(), let host = host?.lowercased() else { return false }
+        let defaultPort: String
+        let authority: Substring
+        if origin.hasPrefix("http://") {
+            (defaultPort, authority) = ("80", origin.dropFirst(7))
+        } else if origin.hasPrefix("https://") {
+            (defaultPort, authority) = ("443", origin.dropFirst(8))
+        } else {
+            return false
+        }
+        /// `host[:port]` with the port made explicit; an IPv6 literal keeps its brackets.
+        func withPort(_ value: Substring) -> Substring {
+            let portColon = value.lastIndex(of: ":").flatMap { value[$0...].contains("]") ? nil : $0 }
+            return portColon == nil ? value + ":" + defaultPort : value
+        }
+        return !authority.isEmpty && !authority.contains("/") && withPort(authority) == withPort(host[...])
+    }
 }
 
 /// An extension agreed in the handshake: the element for the response header and the codec

@@ -66,12 +66,36 @@ async def rejected_handshake():
         check(False, "handshake to a missing path refused")
     except InvalidStatus as error:
         check(error.response.status_code == 404, "handshake to a missing path refused with 404")
+    # The chat accepts its own page's origin and refuses another site's (a cross-site page).
     try:
-        async with connect(f"ws://127.0.0.1:{CHAT}/ws", origin="http://x"):
+        async with connect(f"ws://127.0.0.1:{CHAT}/ws", origin="https://evil.example"):
             pass
-        check(True, "handshake with an Origin accepted")
+        check(False, "chat: another site's Origin refused")
     except InvalidStatus as error:
-        check(False, f"handshake with an Origin accepted ({error.response.status_code})")
+        check(error.response.status_code == 403, "chat: another site's Origin refused with 403")
+    async with connect(f"ws://127.0.0.1:{CHAT}/ws", origin=f"http://127.0.0.1:{CHAT}") as ws:
+        check(ws.response.status_code == 101, "chat: its own Origin accepted")
+
+
+def masked_frame(opcode, payload):
+    """A client frame built by hand (FIN set, masked, payload under 126 bytes)."""
+    key = os.urandom(4)
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+async def message_then_close_in_one_write():
+    # What `send(); close()` produces in most clients: the echo must still come back, before
+    # the server's Close.
+    reader, writer = await asyncio.open_connection("127.0.0.1", ECHO)
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    writer.write(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{ECHO}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    check(head.startswith(b"HTTP/1.1 101"), "raw: upgraded")
+    writer.write(masked_frame(0x1, b"hello") + masked_frame(0x8, b"\x03\xe8"))
+    answer = await asyncio.wait_for(reader.read(), 5)
+    check(answer == b"\x81\x05hello\x88\x02\x03\xe8", f"raw: echo before the Close when both arrive in one write ({answer!r})")
+    writer.close()
 
 
 async def chat_broadcast():
@@ -90,6 +114,7 @@ async def main():
     await echo_suite(ECHO_DEFLATE, compression=True)
     await protocol_errors()
     await rejected_handshake()
+    await message_then_close_in_one_write()
     await chat_broadcast()
     print(f"python websockets interop: {checks.passed} passed, 0 failed")
 

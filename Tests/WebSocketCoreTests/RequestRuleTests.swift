@@ -129,4 +129,32 @@ private func status(ofRequest text: String) -> Int? {
         }
         #expect(failed?.status == 431)
     }
+
+    @Test("Origin against Host", arguments: [
+        ("http://server.example.com", "server.example.com", true),
+        ("http://server.example.com", "server.example.com:80", true),
+        ("https://server.example.com", "server.example.com:443", true),
+        ("HTTP://Server.Example.com:8080", "server.example.com:8080", true),
+        ("http://[::1]:8080", "[::1]:8080", true),
+        ("http://[::1]", "[::1]:80", true),
+        // A Host without a port means the request scheme's default: the https page of this
+        // host opening wss:// sends exactly this pair.
+        ("https://server.example.com", "server.example.com", true),
+        ("http://server.example.com:8080", "server.example.com", false),
+        ("http://evil.example", "server.example.com", false),
+        ("http://server.example.com.evil.example", "server.example.com", false),
+        ("null", "server.example.com", false),
+        ("ws://server.example.com", "server.example.com", false),
+        ("http://server.example.com/path", "server.example.com", false),
+    ])
+    func originMatchesHost(origin: String, host: String, same: Bool) throws {
+        let text = rfcRequest.replacingOccurrences("Origin: http://example.com", "Origin: \(origin)")
+            .replacingOccurrences("Host: server.example.com", "Host: \(host)")
+        #expect(try validateUpgrade(text).originMatchesHost == same, "\(origin) vs \(host)")
+    }
+
+    @Test func noOriginIsNotSameOrigin() throws {
+        let text = rfcRequest.replacingOccurrences("Origin: http://example.com\r\n", "")
+        #expect(try validateUpgrade(text).originMatchesHost == false)
+    }
 }
