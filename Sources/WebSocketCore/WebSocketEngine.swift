@@ -94,9 +94,14 @@ public struct WebSocketEngine {
     public private(set) var closeSent: CloseFrame?
     /// The Close the peer sent, once its event has been taken.
     public private(set) var closeReceived: CloseFrame?
-    /// Why the connection failed, once that event has been taken: the peer's protocol error,
-    /// or the reason given to ``abort(_:reason:)``.
+    /// Why the connection failed, once that event has been taken.
     public private(set) var failure: ProtocolError?
+    /// The most bytes the message being received may hold right now; nil for no limit but
+    /// ``Configuration/maxMessageSize``. A message that would hold more, as its bytes arrive
+    /// or inflate, fails the connection with 1013 (Try Again Later): the message is not too
+    /// big in itself, the memory is wanted elsewhere. A server sets it before each
+    /// ``receive(_:)`` from what its budget for all unfinished messages has left.
+    public var partialMessageAllowance: Int?
     /// Set when the peer's Close or a protocol error has been parsed: no more input is read.
     private var inputEnded = false
 
@@ -258,26 +263,9 @@ public struct WebSocketEngine {
     /// Whether ``nextEvent()`` has something to return (parsed, or parsed on demand).
     public var hasEvents: Bool { eventIndex < events.count || hasUnprocessedInput }
 
-    /// Bytes held for a message that has not fully arrived (its buffer's capacity). A server
-    /// adds these up across connections to bound what many unfinished messages can hold.
-    public var partialMessageBytes: Int { messageBuffer.capacity }
-
-    /// Ends the connection from this side at once, for a reason outside the protocol (a
-    /// server-wide memory budget, say): events not yet taken are dropped, a Close with `code`
-    /// is queued unless one was sent, the partial message is freed, further input is ignored
-    /// and ``readyState`` is `.closed`. ``failure`` records the code and reason.
-    public mutating func abort(_ code: CloseCode, reason: String) {
-        guard readyState != .closed else { return }
-        events.removeAll()
-        eventIndex = 0
-        endInput()
-        let error = ProtocolError(code, reason)
-        failure = error
-        if closeSent == nil {
-            queueClose(CloseFrame(code: code, reason: WebSocketEngine.truncatedReason(reason)))
-        }
-        readyState = .closed
-    }
+    /// Bytes held for a message that has not fully arrived. A server adds these up across
+    /// connections to bound what many unfinished messages can hold.
+    public var partialMessageBytes: Int { messageBuffer.count }
 
     /// Stops reading input and frees what was held for the message being received.
     private mutating func endInput() {
@@ -464,13 +452,18 @@ public struct WebSocketEngine {
             scratch.removeAll(keepingCapacity: true)
             WebSocketEngine.appendUnmasked(piece, to: &scratch, key: frame.maskingKey, offset: frameOffset)
             frameOffset &+= piece.count
-            let limit = configuration.maxMessageSize - messageLength + start
+            let allowance = streaming ? Int.max : partialMessageAllowance ?? Int.max
+            let limit = min(configuration.maxMessageSize, allowance) - messageLength + start
             let result = scratch.withUnsafeBytes { raw in
                 Result { () throws(ProtocolError) in
                     try codec.decode(raw, endOfFrame: endOfFrame, endOfMessage: endOfMessage, into: &output, limit: limit)
                 }
             }
             if case .failure(let error) = result {
+                if error.code == .messageTooBig && allowance < configuration.maxMessageSize {
+                    failForAllowance()
+                    return
+                }
                 // Report errors in stream order: invalid UTF-8 in what inflated before the bad
                 // data comes first, so any split of the input gives the same failure.
                 if kind == .text {
@@ -484,6 +477,10 @@ public struct WebSocketEngine {
                 return
             }
         } else {
+            if !streaming, let allowance = partialMessageAllowance, messageLength + piece.count > allowance {
+                failForAllowance()
+                return
+            }
             appendUnmasked(piece, to: &output)
         }
         let added = output.count - start
@@ -552,6 +549,11 @@ public struct WebSocketEngine {
         // whatever it sends in reply to the messages before it.
         endInput()
         events.append(.close(received))
+    }
+
+    /// Fails the connection because the message outgrew ``partialMessageAllowance``.
+    private mutating func failForAllowance() {
+        fail(.tryAgainLater, "Too much memory held for unfinished messages on this server; try again later")
     }
 
     /// Fails the connection (RFC 6455 §7.1.7) once the application takes the event: nothing

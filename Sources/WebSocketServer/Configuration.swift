@@ -70,10 +70,12 @@ extension WebSocketServer {
         /// Frame and message limits (1009 beyond them) and message delivery.
         public var engine: WebSocketEngine.Configuration
         /// The most bytes all connections together may hold for messages that have not fully
-        /// arrived (fragments so far, or a message longer than one read). A connection whose
-        /// unfinished message takes the total past it is closed with 1013 (Try Again Later),
-        /// while the others go on. Each message is also bounded by the engine's
-        /// `maxMessageSize`; this bounds many unfinished messages at once.
+        /// arrived (fragments so far, or a message longer than one read), counted after
+        /// decompression. A connection whose unfinished message would take the total past it is
+        /// closed with 1013 (Try Again Later) as the bytes arrive, while the others go on. Each
+        /// message is also bounded by the engine's `maxMessageSize`; this bounds many unfinished
+        /// messages at once. Connections on different loops may claim the last room at the
+        /// same moment, so the total can pass the budget by that room once per extra loop.
         public var maxUnfinishedMessageBytes: Int
         /// Bytes queued for a peer beyond which ``backpressure`` applies. Everything queued
         /// counts: frames with their headers, pongs, Close frames, and 64 bytes per queued frame.

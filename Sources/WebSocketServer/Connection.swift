@@ -143,6 +143,7 @@ final class Connection: @unchecked Sendable {
         case .http:
             parseHead(bytes)
         case .open:
+            setMessageAllowance()
             engine.receive(bytes)
             processEngineEvents()
         case .upgrading:
@@ -258,6 +259,7 @@ final class Connection: @unchecked Sendable {
             flush()
             route.open(socket)
             if !remainder.isEmpty, phase == .open {
+                setMessageAllowance()
                 remainder.withUnsafeBytes { engine.receive($0) }
                 processEngineEvents()
             }
@@ -329,21 +331,21 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Adds this connection's unfinished message to the server-wide total and, if it grew
-    /// past ``WebSocketServer/Configuration/maxUnfinishedMessageBytes``, closes the connection
-    /// with 1013 (Try Again Later): the message is not too big in itself, the server is
-    /// holding too much for messages still arriving, so the same message may pass later.
+    /// Lets this connection's unfinished message grow only as far as the server-wide budget
+    /// (``WebSocketServer/Configuration/maxUnfinishedMessageBytes``) has room; beyond it the
+    /// engine fails the connection with 1013 (Try Again Later) as the bytes arrive.
+    private func setMessageAllowance() {
+        let othersHold = server.unfinishedMessageBytes.load(ordering: .relaxed) - unfinishedMessageBytes
+        engine.partialMessageAllowance = max(0, server.configuration.maxUnfinishedMessageBytes - othersHold)
+    }
+
+    /// Brings this connection's share of the server-wide total of unfinished-message bytes up
+    /// to date.
     private func accountUnfinishedMessage() {
         let held = engine.partialMessageBytes
         guard held != unfinishedMessageBytes else { return }
-        let grew = held > unfinishedMessageBytes
-        let total = server.unfinishedMessageBytes.add(held - unfinishedMessageBytes, ordering: .relaxed).newValue
+        server.unfinishedMessageBytes.add(held - unfinishedMessageBytes, ordering: .relaxed)
         unfinishedMessageBytes = held
-        guard grew, total > server.configuration.maxUnfinishedMessageBytes else { return }
-        log(.info, "Closing a connection: unfinished messages hold too much memory server-wide", ["held": String(held), "total": String(total)])
-        engine.abort(.tryAgainLater, reason: "Server busy, try again later")
-        socket?.advanceState(to: .closed)
-        releaseUnfinishedMessage()
     }
 
     private func releaseUnfinishedMessage() {

@@ -173,23 +173,52 @@ private func splits(_ count: Int) -> [[Int]] {
         var engine = WebSocketEngine(role: .server)
         #expect(engine.partialMessageBytes == 0)
         engine.receive(clientFrame(0x2, [UInt8](repeating: 1, count: 10_000), fin: false))
-        #expect(engine.partialMessageBytes >= 10_000)
+        #expect(engine.partialMessageBytes == 10_000)
         engine.receive(clientFrame(0x0, [UInt8](repeating: 2, count: 10_000)))
         #expect(engine.partialMessageBytes == 0)
         #expect(engine.nextEvent() == .message(.binary([UInt8](repeating: 1, count: 10_000) + [UInt8](repeating: 2, count: 10_000))))
     }
 
-    @Test func abortFreesThePartialMessageAndClosesWithTheCode() {
+    @Test func aMessageOverTheAllowanceFailsWith1013AfterWhatCameBefore() throws {
+        // Fragments, and one frame cut by the end of the input: both are held while they arrive.
+        let fragmented = clientFrame(0x2, [UInt8](repeating: 1, count: 600), fin: false) + clientFrame(0x0, [UInt8](repeating: 1, count: 600))
+        let oneFrame = clientFrame(0x2, [UInt8](repeating: 1, count: 1_200))
+        for held in [fragmented, Array(oneFrame.dropLast(10))] {
+            var engine = WebSocketEngine(role: .server)
+            engine.partialMessageAllowance = 1_000
+            engine.receive(clientFrame(0x1, Array("first".utf8)) + held)
+            #expect(engine.nextEvent() == .message(.text("first")))
+            try engine.send(text: "reply")
+            #expect(engine.nextEvent()?.failureCode == .tryAgainLater)
+            #expect(engine.partialMessageBytes == 0)
+            #expect(clientDecode(engine.takeOutboundBytes()).map { event -> CloseCode? in
+                if case .close(let frame) = event { return frame.code }
+                return nil
+            } == [nil, .tryAgainLater])
+        }
+    }
+
+    @Test func aWholeMessageInOneInputIsNeverHeld() {
         var engine = WebSocketEngine(role: .server)
-        engine.receive(clientFrame(0x1, Array("done".utf8)) + clientFrame(0x2, [UInt8](repeating: 1, count: 50_000), fin: false))
-        engine.abort(.tryAgainLater, reason: "busy")
-        #expect(engine.partialMessageBytes == 0)
-        #expect(engine.readyState == .closed)
-        #expect(engine.failure == ProtocolError(.tryAgainLater, "busy"))
-        #expect(engine.nextEvent() == nil)
-        #expect(clientDecode(engine.takeOutboundBytes()) == [.close(CloseFrame(code: .tryAgainLater, reason: "busy"))])
-        engine.receive(clientFrame(0x0, [1]))
-        #expect(engine.nextEvent() == nil)
-        #expect(!engine.hasOutbound)
+        engine.partialMessageAllowance = 0
+        engine.receive(clientFrame(0x2, [UInt8](repeating: 1, count: 5_000)))
+        #expect(engine.nextEvent() == .message(.binary([UInt8](repeating: 1, count: 5_000))))
+    }
+
+    @Test func anInflatingMessageStopsAtTheAllowance() throws {
+        let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: false, clientNoContextTakeover: false, serverWindowBits: 15, clientWindowBits: 15, perFrame: false)
+        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+        try client.send(.binary([UInt8](repeating: 0, count: 1 << 20)), compress: true, fragmentSize: 200)
+        var frames = client.takeOutbound()
+        frames.removeLast()  // unfinished
+        var engine = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+        engine.partialMessageAllowance = 100_000
+        for frame in frames { engine.receive(frame.bytes) }
+        #expect(engine.nextEvent()?.failureCode == .tryAgainLater)
+        // Without an allowance, the same frames are only held.
+        var unlimited = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+        for frame in frames { unlimited.receive(frame.bytes) }
+        #expect(unlimited.nextEvent() == nil)
+        #expect(unlimited.partialMessageBytes > 100_000)
     }
 }
