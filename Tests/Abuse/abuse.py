@@ -183,9 +183,18 @@ def flood(sock, make, seconds):
 
 
 def raw_exchange(port, request):
+    """Sends a raw request; returns the response: its head for a 101 (the connection then stays
+    open), else everything up to the server's close."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.sendall(request)
-    answer = read_all(sock, 5)
+    answer = b""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (answer.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in answer):
+        ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = sock.recv(1 << 16) if ready else b""
+        if not chunk:
+            break
+        answer += chunk
     sock.close()
     return answer
 

@@ -66,6 +66,9 @@ enum ReadmeSnippets {
             socket.onDrain { socket in
                 print("queue drained: \(socket.bufferedAmount) bytes left")
             }
+            if socket.send("first update") == .backpressure {
+                // queued, but the peer is slow: wait for onDrain before sending more
+            }
         }
         // END backpressure
         _ = server
@@ -115,8 +118,8 @@ enum ReadmeSnippets {
         while let event = engine.nextEvent() {
             switch event {
             case .message(let message): try engine.send(message)
-            case .ping, .pong, .fragment: break            // pongs are queued for you
-            case .close, .failure: break                   // the answering close is queued too
+            case .ping, .pong, .fragment: break            // taking a ping queues its pong
+            case .close, .failure: break                   // taking it queues the answering close
             }
         }
         for frame in engine.takeOutbound() {
