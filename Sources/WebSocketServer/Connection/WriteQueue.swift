@@ -65,7 +65,9 @@ struct WriteQueue {
     }
 
     private mutating func grow() {
-        var larger = [Item](repeating: .empty, count: max(16, slots.count * 2))
+        // From two slots: most connections queue one frame at a time, and an idle one keeps
+        // its ring (see releaseStorageIfLarge()).
+        var larger = [Item](repeating: .empty, count: max(2, slots.count * 2))
         for i in 0..<count { larger[i] = slots[(head + i) & (slots.count - 1)] }
         slots = larger
         head = 0
@@ -106,11 +108,11 @@ struct WriteQueue {
         return released
     }
 
-    /// An empty queue keeps a small ring for the next burst and gives a large one back, so a
-    /// connection that once queued a lot holds nothing for it while idle.
+    /// An empty queue keeps a small ring for the next burst (no allocation per message) and
+    /// gives a larger one back, so a connection that once queued a lot holds little while idle.
     private mutating func releaseStorageIfLarge() {
         head = 0
-        if slots.count > 64 { slots = [] }
+        if slots.count > 16 { slots = [] }
     }
 
     /// Describes up to `max` items from the front as iovecs (a header iovec, copied into
