@@ -12,7 +12,7 @@ public func frameDecoderFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     let control = data[0]
     let input = UnsafeRawBufferPointer(start: data + 1, count: size - 1)
     let configuration = WebSocketEngine.Configuration(
-        maxFrameSize: 1 << 12, maxMessageSize: 1 << 13, streamsMessages: control & 0x80 != 0)
+        maxFrameSize: 1 << 12, maxMessageSize: 1 << 13, deliversFragments: control & 0x80 != 0)
 
     // Bit 0x20 turns on permessage-deflate, so the inflate path is fuzzed too.
     let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: false, clientNoContextTakeover: control & 0x10 != 0,
@@ -33,7 +33,7 @@ public func frameDecoderFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         events += split.takeEvents()
         index = end
     }
-    if !configuration.streamsMessages {
+    if !configuration.deliversFragments {
         precondition(events == expected, "split input gave different events")
     }
     for event in expected {

@@ -15,7 +15,7 @@ for target in "${targets[@]}"; do
     echo "== building $target"
     swiftc -parse-as-library -suppress-warnings -O -sanitize=fuzzer,address -module-name WebSocketCore \
         -I Sources/CZlib -lz \
-        Sources/WebSocketCore/*.swift "Fuzz/$target.swift" -o "$out/$target" 2>&1 | grep -v "ld.gold: warning" || true
+        $(find Sources/WebSocketCore -name "*.swift") "Fuzz/$target.swift" -o "$out/$target" 2>&1 | grep -v "ld.gold: warning" || true
     [ -x "$out/$target" ] || { echo "build of $target failed"; exit 1; }
     mkdir -p "Fuzz/corpus-$target"
     echo "== running $target for ${seconds}s"

@@ -45,11 +45,17 @@ import Testing
         let frame = client.takeOutboundBytes()
         #expect(frame[1] == 0x85)
         #expect(serverRun(frame).events == [.message(.text("Hello"))])
-        // A fresh key for each frame.
-        try client.send(text: "Hello")
-        try client.send(text: "Hello")
-        let two = client.takeOutboundBytes()
-        #expect(Array(two[2..<6]) != Array(two[13..<17]) || Array(two[2..<6]) != Array(frame[2..<6]))
+        // A fresh key for each frame (RFC 6455 §5.3): 200 frames, 200 different keys (two random
+        // 32-bit keys collide among 200 with a probability under 5 in a million), and no
+        // constant step from one key to the next.
+        var keys: [UInt32] = []
+        for _ in 0..<200 {
+            try client.send(text: "Hello")
+            let bytes = client.takeOutboundBytes()
+            keys.append(bytes[2..<6].reduce(0) { $0 << 8 | UInt32($1) })
+        }
+        #expect(Set(keys).count == keys.count)
+        #expect(Set(zip(keys.dropFirst(), keys).map { $0 &- $1 }).count > 1)
     }
 }
 

@@ -60,7 +60,7 @@ import Testing
             try client.send(m, fragmentSize: Int.random(in: 1...500, using: &rng))
         }
         let stream = client.takeOutboundBytes()
-        var server = WebSocketEngine(role: .server, configuration: .init(streamsMessages: true))
+        var server = WebSocketEngine(role: .server, configuration: .init(deliversFragments: true))
         var index = 0
         while index < stream.count {
             let end = min(index + Int.random(in: 1...700, using: &rng), stream.count)

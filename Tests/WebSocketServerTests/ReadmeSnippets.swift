@@ -2,6 +2,43 @@
 // compiler checks the README's examples; ReadmeTests verifies that each block is here.
 import WebSocketCore
 import WebSocketServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// BEGIN blocking
+/// Serves one connection on a blocking socket: the handshake, then an echo until the close.
+func echoOverABlockingSocket(_ fd: Int32) throws {
+    var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    func read() -> [UInt8] {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n > 0 ? Array(buffer[..<n]) : []
+    }
+    func write(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+    var upgrade = ServerUpgrade()
+    var request: UpgradeRequest?
+    while request == nil {
+        let bytes = read()
+        guard !bytes.isEmpty else { return }
+        do { request = try upgrade.receive(bytes) } catch { return write(error.response.serialized()) }
+    }
+    let accepted = try upgrade.accept()  // or write(upgrade.reject(.text(401, "no"))) and return
+    write(accepted.response)
+    var engine = accepted.engine
+    while true {
+        while let event = engine.nextEvent() {
+            if case .message(let message) = event { try engine.send(message) }
+        }
+        write(engine.takeOutboundBytes())
+        if engine.readyState == .closed { return }  // then close(fd): the server closes first
+        let bytes = read()
+        guard !bytes.isEmpty else { return }
+        engine.receive(bytes)
+    }
+}
+// END blocking
 
 enum ReadmeSnippets {
     static func standalone() throws {

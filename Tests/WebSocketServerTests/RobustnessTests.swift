@@ -75,7 +75,7 @@ extension WebSocketServerTests {
                     socket.onClose { socket, _ in results.append(socket.send("too late")) }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             for first in [rawClientFrame(0x1, Array("hello".utf8)),
                           rawClientFrame(0x1, Array("hel".utf8), fin: false) + rawClientFrame(0x0, Array("lo".utf8))] {
                 let client = try TestClient(port: port)
@@ -103,7 +103,7 @@ extension WebSocketServerTests {
                     }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.close()
             #expect(client.waitForEOF())
@@ -127,7 +127,7 @@ extension WebSocketServerTests {
                 }
                 server.webSocket("/echo") { socket in socket.onMessage { socket, message in socket.send(message) } }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let flooded = try TestClient(port: port, path: "/flood")
             try flooded.send("go")
             #expect(eventually(timeout: 20_000) { !queued.all.isEmpty })
@@ -176,7 +176,7 @@ extension WebSocketServerTests {
         @Test func aPingFloodFromAPeerThatNeverReadsIsBounded() throws {
             let ping = { (i: Int) in rawClientFrame(0x9, withUnsafeBytes(of: UInt32(i).bigEndian, Array.init) + [UInt8](repeating: 0, count: 121)) }
             let run = try flood(ping)
-            defer { Task { await run.server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(run.server) }
             // One Pong (127 bytes and the per-item overhead) past the mark at most.
             #expect(run.queued <= FloodTests.mark + 127 + WriteQueue.itemOverhead)
             #expect(run.growth < 32 << 20, "RSS grew by \(run.growth) bytes")
@@ -192,7 +192,7 @@ extension WebSocketServerTests {
         @Test func aPingFloodIsBoundedWithoutPausingToo() throws {
             let ping = { (i: Int) in rawClientFrame(0x9, [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 125)) }
             let run = try flood(policy: .report, ping)
-            defer { Task { await run.server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(run.server) }
             #expect(run.queued <= FloodTests.mark + 127 + WriteQueue.itemOverhead)
             // Reading never paused: the server took far more than its mark of Pings.
             #expect(run.server.metrics.bytesIn > 8 * FloodTests.mark)
@@ -203,7 +203,7 @@ extension WebSocketServerTests {
         func smallMessages(size: Int) throws {
             let message = rawClientFrame(0x2, [UInt8](repeating: 7, count: size))
             let run = try flood { _ in message }
-            defer { Task { await run.server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(run.server) }
             // One echo (its frame and the overhead) past the mark at most.
             #expect(run.queued <= FloodTests.mark + 2 + size + WriteQueue.itemOverhead, "size \(size)")
             #expect(run.growth < 32 << 20, "RSS grew by \(run.growth) bytes")
@@ -222,7 +222,7 @@ extension WebSocketServerTests {
     @Suite struct UnfinishedMessageBudgetTests {
         @Test func theConnectionThatPassesTheBudgetGets1013AndTheOthersGoOn() throws {
             let (server, port) = try echoServer { $0.maxUnfinishedMessageBytes = 1 << 20 }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let piece = [UInt8](repeating: 9, count: 200_000)
             var clients: [TestClient] = []
             var refused: TestClient?
@@ -257,7 +257,7 @@ extension WebSocketServerTests {
                 $0.extensions = [PerMessageDeflate()]
                 $0.maxUnfinishedMessageBytes = 4 << 20  // one inflated message fits, two do not
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             // 3 MiB of zeros deflate to about 3 KiB: a small frame that holds a lot once inflated.
             var deflater = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: PerMessageDeflate.Agreement(
                 serverNoContextTakeover: true, clientNoContextTakeover: true, serverWindowBits: 15, clientWindowBits: 15, perFrame: false), role: .client))
@@ -292,7 +292,7 @@ extension WebSocketServerTests {
 
         @Test func anUpgradeWithABodyGets400AndTheBodyIsNotRead() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let frame = rawClientFrame(0x1, Array("smuggled".utf8))
             for field in ["Content-Length: \(frame.count)", "Transfer-Encoding: chunked"] {
                 let connection = try RawConnection(port: port)
@@ -305,7 +305,7 @@ extension WebSocketServerTests {
 
         @Test func versionsOtherThanHTTP1Get505() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             for request in ["GET /chat HTTP/2.0\r\nHost: x\r\n\(StrictHTTPTests.upgrade)\r\n", "GET /page HTTP/9.9\r\nHost: x\r\n\r\n",
                             "GET /nowhere HTTP/2.0\r\nHost: x\r\n\r\n"] {
                 #expect(try RawConnection(port: port).exchange(request).hasPrefix("HTTP/1.1 505 "), "\(request)")
@@ -314,7 +314,7 @@ extension WebSocketServerTests {
 
         @Test func absoluteFormAndLeadingEmptyLinesReachTheRoute() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             for request in ["GET http://x:1/chat HTTP/1.1\r\nHost: x\r\n\(StrictHTTPTests.upgrade)\r\n",
                             "\r\n\r\nGET /chat HTTP/1.1\r\nHost: x\r\n\(StrictHTTPTests.upgrade)\r\n"] {
                 let connection = try RawConnection(port: port)
@@ -327,7 +327,7 @@ extension WebSocketServerTests {
 
         @Test func missingEmptyRepeatedOrMalformedHostGets400() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             for host in ["", "Host: \r\n", "Host: a\r\nHost: b\r\n", "Host: a b\r\n", "Host: a/b\r\n"] {
                 for path in ["/chat", "/page", "/nowhere"] {
                     let extra = path == "/chat" ? StrictHTTPTests.upgrade : ""

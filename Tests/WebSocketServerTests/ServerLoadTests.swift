@@ -52,7 +52,7 @@ extension WebSocketServerTests {
                     }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             // Shrink our receive buffer so the server's writes back up quickly.
             var small: Int32 = 16 << 10
@@ -99,7 +99,7 @@ extension WebSocketServerTests {
                     }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.send("flood me")
             // Read nothing until the server has queued past the mark (12.8 MiB is more than the
@@ -125,7 +125,7 @@ extension WebSocketServerTests {
                     done.append(sent)
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let count: Int = try await Task.detached {
                 let client = try TestClient(port: port)
                 var count = 0
@@ -147,7 +147,7 @@ extension WebSocketServerTests {
                     }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let result: [String?] = try await Task.detached {
                 let client = try TestClient(port: port)
                 var replies: [String?] = []
@@ -171,7 +171,7 @@ extension WebSocketServerTests {
                     closes.append(await socket.closed())
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             try await Task.detached {
                 let client = try TestClient(port: port)
                 for _ in 0..<40 { try client.send("unread") }
@@ -194,12 +194,17 @@ extension WebSocketServerTests {
                     }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
-            let reply: String? = try await Task.detached {
-                let client = try TestClient(port: port)
-                for i in 0..<200 { try client.send(.binary([UInt8](repeating: UInt8(i & 0xFF), count: 1000))) }
-                return client.nextMessage(timeout: 5000)?.text
-            }.value
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            for i in 0..<200 { try client.send(.binary([UInt8](repeating: UInt8(i & 0xFF), count: 1000))) }
+            // While the handler sleeps, 16 messages wait unconsumed and reading stops: the
+            // server has read far less than the 200 KB sent.
+            #expect(eventually(timeout: 250) {
+                guard let connection = server.connections().first?.connection else { return false }
+                return connection.loop.queue.sync { connection.isReadingPaused }
+            })
+            #expect(server.metrics.bytesIn < 150_000)
+            let reply: String? = await Task.detached { client.nextMessage(timeout: 5000)?.text }.value
             #expect(reply == "got 200")
         }
     }
@@ -210,7 +215,7 @@ extension WebSocketServerTests {
                 server.webSocket("/room") { _ in }
                 server.webSocket("/other") { _ in }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let clients = try (0..<5).map { _ in try TestClient(port: port, path: "/room") }
             let outsider = try TestClient(port: port, path: "/other")
             #expect(eventually { server.connections(path: "/room").count == 5 })
@@ -223,7 +228,7 @@ extension WebSocketServerTests {
 
         @Test func connectionsOverTheLimitGet503() throws {
             let (server, port) = try echoServer { $0.maxConnections = 3 }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let held = try (0..<3).map { _ in try TestClient(port: port) }
             let response = try RawConnection(port: port).exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(response.hasPrefix("HTTP/1.1 503 "))
@@ -233,7 +238,7 @@ extension WebSocketServerTests {
 
         @Test func pingFloodIsAnsweredAndOthersAreServed() throws {
             let (server, port) = try echoServer()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let flooder = try TestClient(port: port)
             let other = try TestClient(port: port)
             var batch: [UInt8] = []
@@ -251,7 +256,7 @@ extension WebSocketServerTests {
 
         @Test func thousandConnectCloseCyclesLeaveNothingBehind() throws {
             let (server, port) = try echoServer()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             for i in 0..<1000 {
                 let client = try TestClient(port: port)
                 if i % 2 == 0 {
@@ -280,7 +285,7 @@ extension WebSocketServerTests {
             let count = min(2000, (Int(limit.rlim_cur) - 200) / 2)
             #expect(count >= 1000, "the descriptor limit (\(limit.rlim_cur)) allows only \(count) connections")
             let (server, port) = try echoServer { $0.idlePingInterval = nil }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             var clients: [TestClient] = []
             for _ in 0..<count { clients.append(try TestClient(port: port)) }
             #expect(eventually { server.metrics.openWebSockets == count })
@@ -331,7 +336,7 @@ extension WebSocketServerTests {
             let port = Socket.localAddress(of: listener)!.port
             let server = WebSocketServer(configuration: .init(host: "127.0.0.1", port: 0))
             server.webSocket("/ws") { socket in socket.onMessage { socket, message in socket.send(message) } }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = RawConnection.self
             let raw = try client.init(port: port)
             let handshake = ClientHandshake(host: "x", path: "/ws")
@@ -363,7 +368,7 @@ extension WebSocketServerTests {
                 $0.logLevel = .debug
                 $0.logHandler = { level, message, _ in lines.append("\(level) \(message)") }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.send("x")
             _ = client.nextMessage()
@@ -381,7 +386,7 @@ extension WebSocketServerTests {
         @Test func runningOutOfDescriptorsBacksOffAndRecovers() throws {
             let lines = Recorder<String>()
             let (server, port) = try echoServer { $0.logHandler = { _, message, _ in lines.append(message) } }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let first = try TestClient(port: port)
             try first.send("before")
             #expect(first.nextMessage()?.text == "before")
@@ -428,7 +433,7 @@ extension WebSocketServerTests {
 
         @Test func reusePortLetsTwoServersShareAPort() throws {
             let (a, port) = try echoServer { $0.reusePort = true }
-            defer { Task { await a.shutdown(timeout: .seconds(1)) } }
+            defer { stop(a) }
             let b = WebSocketServer(configuration: {
                 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: port)
                 configuration.reusePort = true
@@ -436,7 +441,7 @@ extension WebSocketServerTests {
             }())
             b.webSocket("*") { socket in socket.onMessage { socket, message in socket.send(message) } }
             #expect(try b.start().port == port)
-            defer { Task { await b.shutdown(timeout: .seconds(1)) } }
+            defer { stop(b) }
             // Without SO_REUSEPORT the port is taken.
             let c = WebSocketServer(configuration: .init(host: "127.0.0.1", port: port))
             #expect(throws: SystemError.self) { try c.start() }
@@ -453,7 +458,7 @@ extension WebSocketServerTests {
             let port = Socket.localAddress(of: listener)!.port
             let server = WebSocketServer(configuration: .init(host: "127.0.0.1", port: 0))
             server.webSocket("/ws") { socket in socket.send("adopted") }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let raw = try RawConnection(port: port)
             let request = ClientHandshake(host: "x", path: "/ws").serializedRequest
             try raw.write(request)
@@ -477,7 +482,7 @@ extension WebSocketServerTests {
         @Test func twoServersInOneProcess() throws {
             let (a, portA) = try echoServer()
             let (b, portB) = try echoServer()
-            defer { Task { await a.shutdown(timeout: .seconds(1)); await b.shutdown(timeout: .seconds(1)) } }
+            defer { stop(a); stop(b) }
             #expect(portA != portB)
             let ca = try TestClient(port: portA), cb = try TestClient(port: portB)
             try ca.send("a"); try cb.send("b")

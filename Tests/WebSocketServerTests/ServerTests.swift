@@ -21,7 +21,7 @@ extension WebSocketServerTests {
     @Suite struct EchoTests {
         @Test func echoesTextBinaryEmptyAndLargeMessages() throws {
             let (server, port) = try echoServer()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port, path: "/anything")
             let large = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
             let messages: [Message] = [.text("Hello, κόσμε 🌍"), .binary([0, 1, 2, 255]), .text(""), .binary([]), .binary(large)]
@@ -36,7 +36,7 @@ extension WebSocketServerTests {
 
         @Test func ordersManyMessagesInFlight() throws {
             let (server, port) = try echoServer()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             var batch: [UInt8] = []
             for i in 0..<500 {
@@ -53,7 +53,7 @@ extension WebSocketServerTests {
             let (server, port) = try startServer({ $0.host = "::1" }) { server in
                 server.webSocket("/ws") { socket in socket.onMessage { socket, message in socket.send(message) } }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             #expect(server.localAddress?.isIPv6 == true)
             let client = try TestClient(port: port, host: "::1", path: "/ws")
             try client.send("over v6")
@@ -65,7 +65,7 @@ extension WebSocketServerTests {
             let (server, port) = try startServer { server in
                 server.webSocket("/") { socket in socket.onPing { _, payload in pings.append(payload) } }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.ping([1, 2, 3])
             #expect(client.next() == .pong([1, 2, 3]))
@@ -74,7 +74,7 @@ extension WebSocketServerTests {
 
         @Test func compressionIsNegotiatedAndEchoed() throws {
             let (server, port) = try echoServer { $0.extensions = [PerMessageDeflate()] }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port, extensions: [PerMessageDeflate.clientOffer()])
             #expect(client.accepted.extensions.map(\.name) == ["permessage-deflate"])
             let json = String(repeating: "{\"price\":43125.5,\"size\":0.0125}", count: 30)
@@ -99,7 +99,7 @@ extension WebSocketServerTests {
 
         @Test func servesPlainRoutes() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let page = try RawConnection(port: port).exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(page.hasPrefix("HTTP/1.1 200 OK\r\n"))
             #expect(page.contains("Content-Length: 11\r\n"))
@@ -115,7 +115,7 @@ extension WebSocketServerTests {
 
         @Test func plainGetOnAWebSocketRouteGets426() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let response = try RawConnection(port: port).exchange("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(response.hasPrefix("HTTP/1.1 426 Upgrade Required\r\n"))
             #expect(response.contains("Sec-WebSocket-Version: 13\r\n"))
@@ -124,7 +124,7 @@ extension WebSocketServerTests {
 
         @Test func badRequestsGet4xxAndTheSocketCloses() throws {
             let (server, port) = try server()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let cases: [(String, String)] = [
                 ("GET /ws HTTP/1.1\nHost: x\n\n", "400"),
                 ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "426"),
@@ -150,7 +150,7 @@ extension WebSocketServerTests {
                     socket.send("you are \(socket.userInfo as? String ?? "?") speaking \(socket.subprotocol ?? "-")")
                 })
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port, path: "/chat?room=7", subprotocols: ["v1", "v2"])
             #expect(client.accepted.subprotocol == "v2")
             #expect(client.responseHead.headers["X-Hello"] == "1")
@@ -166,7 +166,7 @@ extension WebSocketServerTests {
                     return .reject(.text(401, "who are you?", headers: ["WWW-Authenticate": "Bearer"]))
                 }, onOpen: { socket in socket.send("welcome") })
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let ok = try TestClient(port: port, path: "/private", headers: ["Authorization": "Bearer good"])
             #expect(ok.nextMessage()?.text == "welcome")
             #expect(throws: HandshakeError.self) { try TestClient(port: port, path: "/private") }
@@ -179,7 +179,7 @@ extension WebSocketServerTests {
             let (server, port) = try startServer { server in
                 server.webSocket("/", allowedOrigins: ["https://good.example"]) { socket in socket.send("hi") }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             #expect(try TestClient(port: port, headers: ["Origin": "https://good.example"]).nextMessage()?.text == "hi")
             do {
                 _ = try TestClient(port: port, headers: ["Origin": "https://evil.example"])
@@ -198,7 +198,7 @@ extension WebSocketServerTests {
             let (server, port) = try startServer { server in
                 server.webSocket("/") { socket in socket.onClose { _, event in closes.append(event) } }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.close(code: CloseCode(4000), reason: "done")
             #expect(client.next() == .close(CloseFrame(code: CloseCode(4000))))
@@ -211,7 +211,7 @@ extension WebSocketServerTests {
             // RFC 6455 §7.1.1: the server closes the TCP connection first. The client here keeps
             // its socket open; the server must not wait for it (the close timeout is 5 s).
             let (server, port) = try echoServer()
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.close()
             #expect(client.next() == .close(CloseFrame(code: .normalClosure)))
@@ -229,7 +229,7 @@ extension WebSocketServerTests {
                     socket.onText { socket, _ in try? socket.close(code: .normalClosure, reason: "bye") }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             try client.send("close please")
             #expect(client.next() == .close(CloseFrame(code: .normalClosure, reason: "bye")))
@@ -248,7 +248,7 @@ extension WebSocketServerTests {
                     socket.send("still open")
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             #expect(client.nextMessage()?.text == "still open")
             #expect(errors.all.count == 7)
@@ -262,7 +262,7 @@ extension WebSocketServerTests {
                     socket.onText { socket, text in if text == "terminate" { socket.terminate() } }
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let a = try TestClient(port: port)
             try a.send("terminate")
             #expect(a.waitForEOF())
@@ -279,7 +279,7 @@ extension WebSocketServerTests {
             let (server, port) = try startServer({ $0.engine.maxMessageSize = 1000; $0.engine.maxFrameSize = 1000 }) { server in
                 server.webSocket("/") { socket in socket.onClose { _, event in closes.append(event) } }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             // Unmasked frame: 1002. Invalid UTF-8: 1007. Too big: 1009.
             let frames: [([UInt8], CloseCode)] = [
                 ([0x81, 0x02, 0x41, 0x42], .protocolError),
@@ -301,7 +301,7 @@ extension WebSocketServerTests {
     @Suite struct TimerTests {
         @Test func halfRequestsAreDroppedAtTheHandshakeTimeout() throws {
             let (server, port) = try echoServer { $0.handshakeTimeout = .milliseconds(300); $0.timerResolution = .milliseconds(50) }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let slow = try RawConnection(port: port)
             try slow.write("GET / HTTP/1.1\r\nHost: x\r\n")  // and never the blank line
             let start = now()
@@ -320,7 +320,7 @@ extension WebSocketServerTests {
             }) { server in
                 server.webSocket("/") { socket in socket.onClose { _, event in closes.append(event) } }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             // A client that answers pings stays connected.
             let alive = try TestClient(port: port)
             #expect(alive.next(timeout: 2000) == .ping([]))  // next() answers with a pong
@@ -341,7 +341,7 @@ extension WebSocketServerTests {
                     try? socket.close()
                 }
             }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try RawConnection(port: port)
             try client.write(ClientHandshake(host: "x").serializedRequest)
             // Read the 101 and the Close, but never answer.
@@ -351,7 +351,7 @@ extension WebSocketServerTests {
 
         @Test func maximumLifetimeClosesWith1001() throws {
             let (server, port) = try echoServer { $0.maxLifetime = .milliseconds(200); $0.timerResolution = .milliseconds(50) }
-            defer { Task { await server.shutdown(timeout: .seconds(1)) } }
+            defer { stop(server) }
             let client = try TestClient(port: port)
             #expect(client.next(timeout: 3000) == .close(CloseFrame(code: .goingAway, reason: "Maximum connection lifetime reached")))
         }

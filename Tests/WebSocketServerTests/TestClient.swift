@@ -1,3 +1,4 @@
+import Dispatch
 import WebSocketCore
 import WebSocketServer
 #if canImport(Glibc)
@@ -201,6 +202,16 @@ func startServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { 
     routes(server)
     let address = try server.start()
     return (server, address.port)
+}
+
+/// Shuts `server` down and waits until it has, so that no server outlives its test.
+func stop(_ server: WebSocketServer) {
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        await server.shutdown(timeout: .seconds(1))
+        done.signal()
+    }
+    done.wait()
 }
 
 /// Polls `condition` until it holds or `timeout` ms pass.

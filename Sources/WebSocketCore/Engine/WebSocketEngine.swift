@@ -34,15 +34,15 @@ public struct WebSocketEngine {
         public var maxMessageSize: Int
         /// Deliver data as ``MessageFragment``s as it arrives instead of whole ``Message``s, so
         /// a large message never sits in memory whole. ``maxMessageSize`` still applies.
-        public var streamsMessages: Bool
+        public var deliversFragments: Bool
         /// Answer every Ping with a Pong carrying the same payload (RFC 6455 §5.5.2). Default true.
         public var repliesToPings: Bool
 
         /// Makes a configuration; the defaults take frames and messages up to 16 MiB.
-        public init(maxFrameSize: Int = 16 << 20, maxMessageSize: Int = 16 << 20, streamsMessages: Bool = false, repliesToPings: Bool = true) {
+        public init(maxFrameSize: Int = 16 << 20, maxMessageSize: Int = 16 << 20, deliversFragments: Bool = false, repliesToPings: Bool = true) {
             self.maxFrameSize = maxFrameSize
             self.maxMessageSize = maxMessageSize
-            self.streamsMessages = streamsMessages
+            self.deliversFragments = deliversFragments
             self.repliesToPings = repliesToPings
         }
     }
@@ -423,7 +423,7 @@ public struct WebSocketEngine {
             return
         }
         // Fast path: an unfragmented, unencoded message whose whole payload is in this input.
-        if frame.fin && frameOffset == 0 && !frameIsEncoded && !configuration.streamsMessages && messageLength == 0,
+        if frame.fin && frameOffset == 0 && !frameIsEncoded && !configuration.deliversFragments && messageLength == 0,
            let kind = messageKind {
             let data = unmaskedCopy(piece)
             if kind == .text {
@@ -444,7 +444,7 @@ public struct WebSocketEngine {
     private mutating func dataPiece(_ piece: UnsafeRawBufferPointer, endOfFrame: Bool) {
         guard let kind = messageKind else { return }
         let endOfMessage = endOfFrame && frame.fin
-        let streaming = configuration.streamsMessages
+        let streaming = configuration.deliversFragments
         var output = streaming ? [UInt8]() : messageBuffer
         if !streaming { messageBuffer = [] }  // keep `output` uniquely referenced while it grows
         let start = output.count
@@ -685,6 +685,7 @@ public struct WebSocketEngine {
     /// Queues frames made elsewhere (a broadcast encodes a frame once for many connections).
     /// The frames must be unmasked server frames of whole messages.
     public mutating func send(prebuilt frames: [OutboundFrame]) throws(SendError) {
+        precondition(role == .server, "Prebuilt frames are unmasked server frames; a client sends through send(_:), which masks")
         guard readyState == .open else { throw .notOpen }
         outbound.append(contentsOf: frames)
     }

@@ -73,14 +73,8 @@ final class Connection: @unchecked Sendable {
     private(set) var socket: WebSocket?
     private var route: WebSocketRoute?
 
-    private var handshakeDeadline: UInt64 = 0
-    private var closeDeadline: UInt64 = 0
-    private var lifetimeDeadline: UInt64 = 0
-    /// When input last arrived, as of the last deadline check (`inputSinceCheck` marks input
-    /// since then): reading the clock on every read cost more than the rest of the read path.
-    private var lastInput: UInt64 = 0
-    private var inputSinceCheck = false
-    private var pingSentAt: UInt64 = 0
+    /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
+    private var timers: ConnectionTimers
     private var closeReported = false
 
     init(transport: any Transport, loop: EventLoop, server: ServerCore, remoteAddress: SocketAddress?) {
@@ -89,6 +83,7 @@ final class Connection: @unchecked Sendable {
         self.server = server
         self.remoteAddress = remoteAddress
         parser = HTTPHeadParser(limits: server.configuration.headLimits)
+        timers = ConnectionTimers(settings: server.timerSettings, acceptedAt: Monotonic.now)
     }
 
     // MARK: - Life cycle
@@ -96,9 +91,6 @@ final class Connection: @unchecked Sendable {
     /// Starts reading. On the queue. `initialBytes` were read by someone else before handing
     /// the socket over; `head` is a request head they parsed already.
     func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
-        let now = Monotonic.now
-        handshakeDeadline = now + server.configuration.handshakeTimeout.nanoseconds
-        lastInput = now
         loop.register(self)
         if let head {
             routeRequest(head, remainder: initialBytes)
@@ -118,8 +110,7 @@ final class Connection: @unchecked Sendable {
         while true {
             let n = transport.read(into: buffer)
             if n > 0 {
-                inputSinceCheck = true
-                pingSentAt = 0
+                timers.inputArrived()
                 server.metrics.bytesIn.add(n, ordering: .relaxed)
                 handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 return
@@ -203,8 +194,10 @@ final class Connection: @unchecked Sendable {
                 reject(error.response, reason: error.reason)
                 return
             }
-            if let origins = route.allowedOrigins, let origin = request.origin, !origins.contains(origin) {
-                reject(HTTPResponse.text(403, "Origin not allowed\n", headers: ["Connection": "close"]), reason: "origin \(origin)")
+            do {
+                try ServerHandshake.checkOrigin(request, allowed: route.allowedOrigins)
+            } catch {
+                reject(error.response, reason: "origin \(request.origin ?? "")")
                 return
             }
             self.route = route
@@ -229,30 +222,25 @@ final class Connection: @unchecked Sendable {
             response.headers.replaceOrAdd(name: "Connection", value: "close")
             reject(response, reason: "rejected by the upgrade hook")
         case .accept(let subprotocol, let headers, let userInfo):
-            let agreements: [ExtensionAgreement]
-            let response: HTTPResponse
+            var configuration = server.configuration.engine
+            answersPings = configuration.repliesToPings
+            configuration.repliesToPings = false  // see answerPing(_:)
+            let acceptance: UpgradeAcceptance
             do {
-                agreements = try ServerHandshake.negotiateExtensions(request, with: server.configuration.extensions)
-                response = try ServerHandshake.acceptResponse(for: request, subprotocol: subprotocol,
-                                                              extensions: agreements.map(\.response), headers: headers)
+                acceptance = try ServerHandshake.accept(request, subprotocol: subprotocol, headers: headers,
+                                                        extensions: server.configuration.extensions, engine: configuration)
             } catch {
                 reject(error.response, reason: error.reason)
                 return
             }
-            writeQueue.append(.init(header: nil, payload: response.serialized(), accounted: 0))
-            var configuration = server.configuration.engine
-            answersPings = configuration.repliesToPings
-            configuration.repliesToPings = false  // see answerPing(_:)
-            engine = WebSocketEngine(role: .server, configuration: configuration, extensionCodec: agreements.first?.makeCodec())
+            writeQueue.append(.init(header: nil, payload: acceptance.response, accounted: 0))
+            engine = acceptance.engine
             upgraded = true
             let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
-                                   extensions: agreements.map(\.response), userInfo: userInfo, streams: route.streamsMessages)
+                                   extensions: acceptance.extensions, userInfo: userInfo, streams: route.feedsMessageSequence)
             self.socket = socket
             phase = .open
-            let now = Monotonic.now
-            handshakeDeadline = 0
-            lastInput = now
-            if let lifetime = server.configuration.maxLifetime { lifetimeDeadline = now + lifetime.nanoseconds }
+            timers.opened(at: Monotonic.now)
             server.metrics.handshakesAccepted.add(1, ordering: .relaxed)
             server.opened(socket, path: request.path)
             log(.debug, "WebSocket open", ["path": request.path])
@@ -272,7 +260,7 @@ final class Connection: @unchecked Sendable {
         server.metrics.rejected(status: response.status)
         log(.debug, "Handshake refused", ["status": String(response.status), "reason": reason])
         phase = .finishing
-        handshakeDeadline = 0
+        timers.handshakeAnswered()
         writeQueue.append(.init(header: nil, payload: response.serialized(), accounted: 0))
         flush()
     }
@@ -377,8 +365,8 @@ final class Connection: @unchecked Sendable {
         if phase == .open, state == .closed {
             phase = .finishing
             flush()
-        } else if phase == .open, state == .closing, closeDeadline == 0 {
-            closeDeadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
+        } else if phase == .open, state == .closing, !timers.isClosingTimed {
+            timers.closingStarted(at: Monotonic.now)
         }
         checkBackpressure()
     }
@@ -553,8 +541,7 @@ final class Connection: @unchecked Sendable {
             // what was just written. Shut down our side and read until its FIN instead.
             transport.shutdownWrite()
             phase = .draining
-            let deadline = Monotonic.now + server.configuration.closeTimeout.nanoseconds
-            closeDeadline = closeDeadline == 0 ? deadline : min(closeDeadline, deadline)
+            timers.closingStarted(at: Monotonic.now)
             if !pauseReasons.isEmpty {
                 pauseReasons = []
                 updateInterest()
@@ -575,48 +562,32 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Deadlines
 
+    /// Acts on what the timers say is due at `now`. On the queue, from the loop's tick.
     func checkDeadlines(now: UInt64) {
-        if inputSinceCheck {
-            inputSinceCheck = false
-            lastInput = now
-        }
+        let stage: ConnectionTimers.Stage
         switch phase {
-        case .http, .upgrading:
-            if handshakeDeadline != 0 && now >= handshakeDeadline {
-                log(.debug, "Handshake timed out", [:])
-                server.metrics.rejected(status: 408)
-                closeSocket()
-            }
-        case .open:
-            if closeDeadline != 0 && now >= closeDeadline {
-                log(.debug, "Closing handshake timed out", [:])
-                closeSocket()
-                return
-            }
-            if lifetimeDeadline != 0 && now >= lifetimeDeadline {
-                lifetimeDeadline = 0
-                close(code: .goingAway, reason: "Maximum connection lifetime reached")
-                return
-            }
-            if let interval = server.configuration.idlePingInterval {
-                if pingSentAt != 0 {
-                    if now >= pingSentAt + server.configuration.pongTimeout.nanoseconds {
-                        log(.debug, "No pong in time; dropping the connection", [:])
-                        closeSocket()
-                    }
-                } else if now >= lastInput + interval.nanoseconds {
-                    pingSentAt = now
-                    ping([])
-                }
-            }
-        case .finishing, .draining:
-            if closeDeadline == 0 {
-                closeDeadline = now + server.configuration.closeTimeout.nanoseconds
-            } else if now >= closeDeadline {
-                closeSocket()
-            }
-        case .closed:
+        case .http, .upgrading: stage = .handshake
+        case .open: stage = .open
+        case .finishing, .draining: stage = .closing
+        case .closed: return
+        }
+        switch timers.due(at: now, stage: stage) {
+        case .nothing:
             break
+        case .handshakeTimedOut:
+            log(.debug, "Handshake timed out", [:])
+            server.metrics.rejected(status: 408)
+            closeSocket()
+        case .closeTimedOut:
+            log(.debug, "Closing timed out", [:])
+            closeSocket()
+        case .lifetimeOver:
+            close(code: .goingAway, reason: "Maximum connection lifetime reached")
+        case .ping:
+            ping([])
+        case .pongMissing:
+            log(.debug, "No pong in time; dropping the connection", [:])
+            closeSocket()
         }
     }
 

@@ -7,7 +7,8 @@ final class WebSocketRoute: Sendable {
     let upgradeHook: UpgradeHook?
     let onOpen: (@Sendable (WebSocket) -> Void)?
     let task: (@Sendable (WebSocket) async -> Void)?
-    var streamsMessages: Bool { task != nil }
+    /// Whether messages go to ``WebSocket/messages`` (an async route) rather than callbacks.
+    var feedsMessageSequence: Bool { task != nil }
 
     init(allowedOrigins: Set<String>?, upgradeHook: UpgradeHook?, onOpen: (@Sendable (WebSocket) -> Void)?, task: (@Sendable (WebSocket) async -> Void)?) {
         self.allowedOrigins = allowedOrigins

@@ -1,0 +1,212 @@
+import CZlib
+
+/// Compresses and decompresses messages for one connection (RFC 7692 §7.2), or frames for
+/// the legacy deflate-frame. zlib streams are made on first use in each direction.
+public final class DeflateCodec: ExtensionCodec {
+    /// `permessage-deflate` or `deflate-frame`.
+    public let name: String
+    /// RSV1 marks a compressed message (or frame).
+    public let reservedBits: ReservedBits = .rsv1
+    /// What was agreed.
+    public let agreement: PerMessageDeflate.Agreement
+    private let configuration: PerMessageDeflate.Configuration
+    private let role: WebSocketEngine.Role
+    private var deflater: UnsafeMutablePointer<z_stream>?
+    private var inflater: UnsafeMutablePointer<z_stream>?
+    private var inboundCompressed = false
+    /// Set when a block with BFINAL ended the stream: the rest of the message is padding.
+    private var streamEnded = false
+    /// zlib writes here, 16 KiB at a time, and the bytes are appended to the message.
+    private var scratch: UnsafeMutableRawBufferPointer?
+    private static let scratchSize = 16 << 10
+    private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+
+    /// A codec for one connection; `role` says which direction's parameters apply to sending.
+    public init(agreement: PerMessageDeflate.Agreement, configuration: PerMessageDeflate.Configuration = .init(), role: WebSocketEngine.Role) {
+        self.agreement = agreement
+        self.configuration = configuration
+        self.role = role
+        name = agreement.perFrame ? "deflate-frame" : "permessage-deflate"
+    }
+
+    deinit {
+        if let deflater { deflateEnd(deflater); deflater.deallocate() }
+        if let inflater { inflateEnd(inflater); inflater.deallocate() }
+        scratch?.deallocate()
+    }
+
+    private func scratchBuffer() -> UnsafeMutableRawBufferPointer {
+        if let scratch { return scratch }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: DeflateCodec.scratchSize, alignment: 16)
+        scratch = buffer
+        return buffer
+    }
+
+    /// Frees the scratch buffer once neither stream is left.
+    private func releaseScratchIfIdle() {
+        if deflater == nil && inflater == nil, let buffer = scratch {
+            buffer.deallocate()
+            scratch = nil
+        }
+    }
+
+    /// Whether a compressor or decompressor currently holds zlib memory (for tests and metrics).
+    var holdsStreams: (deflater: Bool, inflater: Bool) { (deflater != nil, inflater != nil) }
+
+    private var sendNoContextTakeover: Bool { role == .server ? agreement.serverNoContextTakeover : agreement.clientNoContextTakeover }
+    private var receiveNoContextTakeover: Bool { role == .server ? agreement.clientNoContextTakeover : agreement.serverNoContextTakeover }
+    private var sendWindowBits: Int { role == .server ? agreement.serverWindowBits : agreement.clientWindowBits }
+    private var receiveWindowBits: Int { role == .server ? agreement.clientWindowBits : agreement.serverWindowBits }
+
+    // MARK: Receiving
+
+    /// RSV1 on the first frame marks a compressed message; on a continuation frame it is a
+    /// protocol error (permessage-deflate). With deflate-frame each frame carries its own RSV1.
+    public func inboundFrame(reservedBits: ReservedBits, opcode: Opcode, isFirstFrame: Bool) throws(ProtocolError) -> Bool {
+        let rsv1 = reservedBits.contains(.rsv1)
+        if agreement.perFrame { return rsv1 }
+        if isFirstFrame {
+            inboundCompressed = rsv1
+        } else if rsv1 {
+            throw ProtocolError(.protocolError, "RSV1 set on a continuation frame")
+        }
+        return inboundCompressed
+    }
+
+    /// Inflates a piece of a compressed message into `output`, stopping with 1009 as soon as
+    /// the output would pass `limit`, so a small bomb costs no more memory than the limit.
+    public func decode(_ piece: UnsafeRawBufferPointer, endOfFrame: Bool, endOfMessage: Bool, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
+        let stream = try inflateStream()
+        try inflate(stream, piece, into: &output, limit: limit)
+        let ends = agreement.perFrame ? endOfFrame : endOfMessage
+        if ends {
+            if streamEnded {
+                // Whatever followed the final block was checked to inflate to nothing; the
+                // next message starts a new stream.
+                inflateReset(stream)
+            } else {
+                let result = DeflateCodec.tail.withUnsafeBytes { raw in
+                    Result { () throws(ProtocolError) in try inflate(stream, raw, into: &output, limit: limit) }
+                }
+                try result.get()
+            }
+            streamEnded = false
+            if receiveNoContextTakeover {
+                if configuration.releasesStreamsBetweenMessages {
+                    inflateEnd(stream)
+                    stream.deallocate()
+                    inflater = nil
+                    releaseScratchIfIdle()
+                } else {
+                    inflateReset(stream)
+                }
+            }
+        }
+    }
+
+    private func inflateStream() throws(ProtocolError) -> UnsafeMutablePointer<z_stream> {
+        if let inflater { return inflater }
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        // Raw deflate (negative window bits). Inflating with the largest window accepts every
+        // smaller one; use the agreed window to hold no more memory than needed.
+        guard czlib_inflateInit2(stream, -Int32(max(receiveWindowBits, 9))) == Z_OK else {
+            stream.deallocate()
+            throw ProtocolError(.internalError, "zlib could not make a decompressor")
+        }
+        inflater = stream
+        return stream
+    }
+
+    private func inflate(_ stream: UnsafeMutablePointer<z_stream>, _ input: UnsafeRawBufferPointer, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
+        guard !input.isEmpty else { return }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
+        let scratch = scratchBuffer()
+        while true {
+            stream.pointee.next_out = scratch.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(scratch.count)
+            let status = CZlib.inflate(stream, Z_SYNC_FLUSH)
+            let produced = scratch.count - Int(stream.pointee.avail_out)
+            guard output.count + produced <= limit else {
+                throw ProtocolError(.messageTooBig, "A compressed message inflates past the limit of \(limit) bytes")
+            }
+            if streamEnded && produced > 0 {
+                throw ProtocolError(.invalidPayloadData, "Compressed data after the final deflate block of a message")
+            }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<produced]))
+            switch status {
+            case Z_OK, Z_BUF_ERROR:
+                // Done when zlib took all input and did not fill the output.
+                if stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0 { return }
+                if status == Z_BUF_ERROR && produced == 0 { return }
+            case Z_STREAM_END:
+                // A block with BFINAL set ended the stream (RFC 7692 §7.2.3.5 allows it). What
+                // may follow in this message is the rest of the empty stored block the sender
+                // appended before removing the 00 00 FF FF tail (the RFC's example has one 0x00
+                // byte): it is inflated by the reset stream and must produce nothing, so data
+                // hidden after the final block fails with 1007 instead of being ignored.
+                inflateReset(stream)
+                streamEnded = true
+                if stream.pointee.avail_in == 0 { return }
+            default:
+                throw ProtocolError(.invalidPayloadData, "Invalid compressed data")
+            }
+        }
+    }
+
+    // MARK: Sending
+
+    /// Deflates a whole message with a sync flush and drops the `00 00 ff ff` tail (§7.2.1).
+    /// Messages under the configured minimum size are left alone unless `force` is set.
+    public func encode(_ payload: [UInt8], opcode: Opcode, force: Bool) -> (payload: [UInt8], reservedBits: ReservedBits)? {
+        guard force || payload.count >= configuration.minimumSize else { return nil }
+        guard let stream = deflateStream() else { return nil }
+        var output: [UInt8] = []
+        output.reserveCapacity(payload.count / 2 + 64)
+        let scratch = scratchBuffer()
+        let ok: Bool = payload.withUnsafeBytes { input in
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: (input.baseAddress ?? UnsafeRawPointer(scratch.baseAddress!)).assumingMemoryBound(to: Bytef.self))
+            stream.pointee.avail_in = uInt(input.count)
+            while true {
+                stream.pointee.next_out = scratch.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = uInt(scratch.count)
+                let status = deflate(stream, Z_SYNC_FLUSH)
+                let produced = scratch.count - Int(stream.pointee.avail_out)
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[0..<produced]))
+                guard status == Z_OK || status == Z_BUF_ERROR else { return false }
+                if stream.pointee.avail_out > 0 && stream.pointee.avail_in == 0 { return true }
+            }
+        }
+        let n = output.count
+        guard ok, n >= 4, output[n - 4] == 0, output[n - 3] == 0, output[n - 2] == 0xFF, output[n - 1] == 0xFF else {
+            dropDeflater()
+            return nil
+        }
+        output.removeLast(4)
+        if sendNoContextTakeover {
+            if configuration.releasesStreamsBetweenMessages { dropDeflater() } else { deflateReset(stream) }
+        }
+        return (output, .rsv1)
+    }
+
+    private func deflateStream() -> UnsafeMutablePointer<z_stream>? {
+        if let deflater { return deflater }
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        guard czlib_deflateInit2(stream, configuration.compressionLevel, -Int32(sendWindowBits), configuration.memoryLevel) == Z_OK else {
+            stream.deallocate()
+            return nil
+        }
+        deflater = stream
+        return stream
+    }
+
+    private func dropDeflater() {
+        guard let deflater else { return }
+        deflateEnd(deflater)
+        deflater.deallocate()
+        self.deflater = nil
+        releaseScratchIfIdle()
+    }
+}

@@ -1,0 +1,295 @@
+/// HTTP header fields in the order they arrived, with case-insensitive look-up by name.
+///
+/// Repeated fields are kept as separate entries, in order; ``values(_:)`` returns all of them
+/// and ``tokens(_:)`` splits comma-separated lists across every line of a field.
+///
+/// The fields are kept as bytes, as they came off the wire, with the position of each name and
+/// value: parsing a head costs one copy of its field lines and no string per field. Strings are
+/// made only for the fields the application asks for; bytes that are not UTF-8 (the obs-text a
+/// peer may send, 0x80-0xFF) read as U+FFFD there, while equality and hashing use the bytes.
+public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    /// The fields' bytes. Each span below points into it; bytes no span points at (the `: ` and
+    /// line ends of a parsed head, removed fields) are never read.
+    private var bytes: [UInt8]
+    /// Where each field's name and value are in `bytes`, in order.
+    private var spans: [Span]
+
+    /// The position of one field's name and value in `bytes`.
+    struct Span: Sendable, Hashable {
+        var nameStart: UInt32
+        var nameEnd: UInt32
+        var valueStart: UInt32
+        var valueEnd: UInt32
+    }
+
+    /// Headers with the given fields, in order.
+    public init(_ fields: [(name: String, value: String)] = []) {
+        bytes = []
+        spans = []
+        if !fields.isEmpty {
+            spans.reserveCapacity(fields.count)
+            bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
+            for field in fields { add(name: field.name, value: field.value) }
+        }
+    }
+
+    /// Headers from a literal: `["Origin": "https://example.com"]`.
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(elements.map { (name: $0.0, value: $0.1) })
+    }
+
+    /// Empty headers with room for `fields` fields of `bytes` bytes in all.
+    init(reservingFields fields: Int, bytes byteCount: Int) {
+        bytes = []
+        bytes.reserveCapacity(byteCount)
+        spans = []
+        spans.reserveCapacity(fields)
+    }
+
+    /// Headers over bytes already laid out, as the parser makes them.
+    init(bytes: [UInt8], spans: [Span]) {
+        self.bytes = bytes
+        self.spans = spans
+    }
+
+    /// The fields as (name, value) pairs, names as the peer spelled them. Makes a string for
+    /// every name and value; look fields up by name where you can.
+    public var fields: [(name: String, value: String)] { Array(self) }
+
+    /// Appends a field, keeping any with the same name.
+    public mutating func add(name: String, value: String) {
+        var name = name, value = value
+        let nameStart = UInt32(bytes.count)
+        name.withUTF8 { bytes.append(contentsOf: $0) }
+        let nameEnd = UInt32(bytes.count)
+        value.withUTF8 { bytes.append(contentsOf: $0) }
+        spans.append(Span(nameStart: nameStart, nameEnd: nameEnd, valueStart: nameEnd, valueEnd: UInt32(bytes.count)))
+    }
+
+    /// Appends a field whose name and value are fixed text.
+    mutating func add(name: StaticString, value: StaticString) {
+        add(name: name, valueBytes: UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
+    }
+
+    /// Appends a field whose value is given as bytes.
+    mutating func add(name: StaticString, valueBytes: UnsafeBufferPointer<UInt8>) {
+        let nameStart = UInt32(bytes.count)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        let nameEnd = UInt32(bytes.count)
+        bytes.append(contentsOf: valueBytes)
+        spans.append(Span(nameStart: nameStart, nameEnd: nameEnd, valueStart: nameEnd, valueEnd: UInt32(bytes.count)))
+    }
+
+    /// Replaces every field of this name with one field.
+    public mutating func replaceOrAdd(name: String, value: String) {
+        remove(name: name)
+        add(name: name, value: value)
+    }
+
+    /// Removes every field of this name.
+    public mutating func remove(name: String) {
+        let kept = withNameMatcher(name) { matches in spans.indices.filter { !matches($0) }.map { spans[$0] } }
+        guard kept.count < spans.count else { return }
+        spans = kept
+        if spans.isEmpty { bytes.removeAll(keepingCapacity: true) }
+    }
+
+    /// The number of fields.
+    public var count: Int { spans.count }
+
+    /// The bytes the fields take as `name: value` lines.
+    var serializedCount: Int {
+        spans.reduce(0) { $0 + Int($1.nameEnd - $1.nameStart) + Int($1.valueEnd - $1.valueStart) + 4 }
+    }
+
+    /// The value of the first field with this name (case-insensitive), or nil.
+    public subscript(name: String) -> String? {
+        guard let i = firstIndex(of: name) else { return nil }
+        return value(at: i)
+    }
+
+    /// The values of every field with this name, in order.
+    public func values(_ name: String) -> [String] {
+        indices(of: name).map(value(at:))
+    }
+
+    /// Whether any field has this name.
+    public func contains(_ name: String) -> Bool { firstIndex(of: name) != nil }
+
+    /// The comma-separated list elements of every field with this name, trimmed of spaces,
+    /// empty elements dropped (RFC 9110 §5.6.1).
+    public func tokens(_ name: String) -> [String] {
+        var result: [String] = []
+        _ = forEachListElement(name) { element in
+            result.append(String(decoding: element, as: UTF8.self))
+            return false
+        }
+        return result
+    }
+
+    /// Whether a comma-separated field of this name contains `token`, compared case-insensitively.
+    public func containsToken(_ token: String, in name: String) -> Bool {
+        var token = token
+        return token.withUTF8 { wanted in
+            forEachListElement(name) { HTTPHeaders.bytesMatch($0, wanted) }
+        }
+    }
+
+    /// The number of fields with this name.
+    public func count(of name: String) -> Int { indices(of: name).count }
+
+    /// Calls `body` with each list element of every field named `name`, trimmed, until it
+    /// returns true; returns whether it did.
+    func forEachListElement(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        for i in indices(of: name) {
+            if withValueBytes(at: i, { HTTPHeaders.forEachListElement(of: $0, body) }) { return true }
+        }
+        return false
+    }
+
+    /// Calls `body` with each field's name and value bytes, in order.
+    func forEachField(_ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void) {
+        bytes.withUnsafeBufferPointer { all in
+            for span in spans {
+                body(UnsafeBufferPointer(rebasing: all[Int(span.nameStart)..<Int(span.nameEnd)]),
+                     UnsafeBufferPointer(rebasing: all[Int(span.valueStart)..<Int(span.valueEnd)]))
+            }
+        }
+    }
+
+    /// Calls `body` with the value bytes of the field at `index`.
+    func withValueBytes<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let span = spans[index]
+        return bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(span.valueStart)..<Int(span.valueEnd)])) }
+    }
+
+    /// The name of the field at `index`.
+    func name(at index: Int) -> String {
+        let span = spans[index]
+        return bytes.withUnsafeBufferPointer { String(decoding: $0[Int(span.nameStart)..<Int(span.nameEnd)], as: UTF8.self) }
+    }
+
+    /// The value of the field at `index`.
+    func value(at index: Int) -> String {
+        withValueBytes(at: index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The index of the first field with this name.
+    private func firstIndex(of name: String) -> Int? {
+        withNameMatcher(name) { spans.indices.first(where: $0) }
+    }
+
+    /// The indices of every field with this name, in order.
+    private func indices(of name: String) -> [Int] {
+        withNameMatcher(name) { spans.indices.filter($0) }
+    }
+
+    /// Calls `body` with a test of whether the field at an index is named `name` (ignoring case).
+    private func withNameMatcher<R>(_ name: String, _ body: ((Int) -> Bool) -> R) -> R {
+        var name = name
+        return name.withUTF8 { wanted in
+            bytes.withUnsafeBufferPointer { all in
+                body { i in
+                    HTTPHeaders.bytesMatch(UnsafeBufferPointer(rebasing: all[Int(spans[i].nameStart)..<Int(spans[i].nameEnd)]), wanted)
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with each trimmed, non-empty element of one comma-separated value until it
+    /// returns true; returns whether it did.
+    static func forEachListElement(of bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Bool) -> Bool {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var a = start, b = end
+            while a < b && (bytes[a] == 0x20 || bytes[a] == 0x09) { a += 1 }
+            while b > a && (bytes[b - 1] == 0x20 || bytes[b - 1] == 0x09) { b -= 1 }
+            if a < b && body(UnsafeBufferPointer(rebasing: bytes[a..<b])) { return true }
+            start = end + 1
+        }
+        return false
+    }
+
+    /// Whether one comma-separated value contains `token`, compared case-insensitively.
+    static func listContainsToken(_ value: String, _ token: String) -> Bool {
+        var value = value, token = token
+        return value.withUTF8 { value in token.withUTF8 { wanted in forEachListElement(of: value) { bytesMatch($0, wanted) } } }
+    }
+
+    /// Whether one comma-separated value, as bytes, contains `token`, compared case-insensitively.
+    @inline(__always)
+    static func listContainsToken(_ value: UnsafeBufferPointer<UInt8>, _ token: StaticString) -> Bool {
+        let wanted = UnsafeBufferPointer(start: token.utf8Start, count: token.utf8CodeUnitCount)
+        return forEachListElement(of: value) { bytesMatch($0, wanted) }
+    }
+
+    /// Iterates over the (name, value) pairs in order, making their strings as it goes.
+    public struct Iterator: IteratorProtocol {
+        let headers: HTTPHeaders
+        var index = 0
+
+        /// The next field, or nil after the last.
+        public mutating func next() -> (name: String, value: String)? {
+            guard index < headers.spans.count else { return nil }
+            defer { index += 1 }
+            return (headers.name(at: index), headers.value(at: index))
+        }
+    }
+
+    /// Iterates over the (name, value) pairs in order.
+    public func makeIterator() -> Iterator { Iterator(headers: self) }
+
+    /// The number of fields, for `Array(headers)` and the like.
+    public var underestimatedCount: Int { spans.count }
+
+    /// ASCII case-insensitive comparison, as header names and tokens are compared.
+    static func namesMatch(_ a: String, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in bytesMatch(x, y) } }
+    }
+
+    /// ASCII case-insensitive comparison of two byte strings.
+    @inline(__always)
+    static func bytesMatch(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard x.count == y.count else { return false }
+        for i in 0..<x.count {
+            let p = x[i], q = y[i]
+            if p == q { continue }
+            let lower = p | 0x20
+            guard lower == q | 0x20, lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "z") else { return false }
+        }
+        return true
+    }
+
+    /// The fields as `name: value` lines.
+    public var description: String {
+        map { "\($0.name): \($0.value)" }.joined(separator: "\n")
+    }
+
+    /// Two header sets are equal when they hold the same fields, spelled the same, in the same order.
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        guard lhs.spans.count == rhs.spans.count else { return false }
+        return lhs.bytes.withUnsafeBufferPointer { l in
+            rhs.bytes.withUnsafeBufferPointer { r in
+                zip(lhs.spans, rhs.spans).allSatisfy { x, y in
+                    l[Int(x.nameStart)..<Int(x.nameEnd)].elementsEqual(r[Int(y.nameStart)..<Int(y.nameEnd)])
+                        && l[Int(x.valueStart)..<Int(x.valueEnd)].elementsEqual(r[Int(y.valueStart)..<Int(y.valueEnd)])
+                }
+            }
+        }
+    }
+
+    /// Hashes the fields in order.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(spans.count)
+        forEachField { name, value in
+            hasher.combine(bytes: UnsafeRawBufferPointer(name))
+            hasher.combine(name.count)
+            hasher.combine(bytes: UnsafeRawBufferPointer(value))
+            hasher.combine(value.count)
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import Dispatch
+import Synchronization
+import WebSocketCore
+
+/// What became of a message given to ``WebSocket/send(_:compress:)-(Message,_)``.
+public enum SendResult: Sendable, Hashable {
+    /// Queued; ``WebSocket/bufferedAmount`` is at or below the high-water mark.
+    case queued
+    /// Queued, and ``WebSocket/bufferedAmount`` is over the high-water mark: the peer is slow.
+    case backpressure
+    /// Not sent: the connection is closing or closed.
+    case dropped
+}
+
+/// An open WebSocket connection on the server: send to it, close it, and hear from it through
+/// callbacks or the ``messages`` async sequence.
+///
+/// Callbacks run on the connection's serial queue, one at a time, in order. Set them in the
+/// route's open handler, which runs on that queue before any message is delivered. Every
+/// method may be called from any thread.
+///
+/// `@unchecked Sendable`: mutable state is either atomic (`readyState`, `bufferedAmount`) or
+/// confined to the connection's serial queue (handlers, waiters), which every method hops to.
+public final class WebSocket: @unchecked Sendable {
+    /// The upgrade request: path, query, headers, Origin, offered subprotocols.
+    public let request: UpgradeRequest
+    /// The subprotocol agreed in the handshake, if any.
+    public let subprotocol: String?
+    /// The extensions agreed in the handshake, as answered to the client.
+    public let extensions: [ExtensionOffer]
+    /// Per-connection state returned by the upgrade hook.
+    public let userInfo: (any Sendable)?
+    /// The peer's address, if known.
+    public var remoteAddress: SocketAddress? { connection.remoteAddress }
+
+    let connection: Connection
+    private let state = Atomic<Int>(ReadyState.open.rawValue)
+    private let buffered = Atomic<Int>(0)
+
+    // Confined to the connection's queue.
+    private var onMessage: (@Sendable (WebSocket, Message) -> Void)?
+    private var onText: (@Sendable (WebSocket, String) -> Void)?
+    private var onFragment: (@Sendable (WebSocket, MessageFragment) -> Void)?
+    private var onPing: (@Sendable (WebSocket, [UInt8]) -> Void)?
+    private var onPong: (@Sendable (WebSocket, [UInt8]) -> Void)?
+    private var onClose: (@Sendable (WebSocket, CloseEvent) -> Void)?
+    private var onError: (@Sendable (WebSocket, WebSocketError) -> Void)?
+    private var onDrain: (@Sendable (WebSocket) -> Void)?
+    private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+    private var closeWaiters: [CheckedContinuation<CloseEvent, Never>] = []
+    private var aboveMark = false
+    private(set) var closeEvent: CloseEvent?
+    let stream: MessageStreamState?
+
+    init(connection: Connection, request: UpgradeRequest, subprotocol: String?, extensions: [ExtensionOffer], userInfo: (any Sendable)?, streams: Bool) {
+        self.connection = connection
+        self.request = request
+        self.subprotocol = subprotocol
+        self.extensions = extensions
+        self.userInfo = userInfo
+        stream = streams ? MessageStreamState(limit: 16) : nil
+        stream?.socket = self
+    }
+
+    /// The state, with the browser's names.
+    public var readyState: ReadyState { ReadyState(rawValue: state.load(ordering: .acquiring)) ?? .closed }
+
+    /// Bytes of messages sent but not yet written to the socket, as in the browser's API.
+    public var bufferedAmount: Int { buffered.load(ordering: .relaxed) }
+
+    func bufferedAmountChanged(by delta: Int) { buffered.add(delta, ordering: .relaxed) }
+
+    /// Moves the state forward (never back) as the engine's state changes.
+    func advanceState(to newState: ReadyState) {
+        var current = state.load(ordering: .relaxed)
+        while current < newState.rawValue {
+            let (exchanged, original) = state.compareExchange(expected: current, desired: newState.rawValue, ordering: .releasing)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    // MARK: - Sending
+
+    /// Sends a message. Returns at once; the bytes count in ``bufferedAmount`` until written.
+    ///
+    /// - Parameter compress: nil lets the negotiated extension decide; false sends this message
+    ///   uncompressed.
+    /// - Returns: `.dropped` if the connection is closing or closed (as in the browser, the
+    ///   message is not sent), `.backpressure` if it was queued but ``bufferedAmount`` is now
+    ///   over the server's high-water mark (wait for ``onDrain(_:)`` before sending more), else
+    ///   `.queued`. On the connection's queue (in any callback) the answer is exact; from
+    ///   another thread the message is handed to that queue, and if the connection closes
+    ///   before it gets there it is dropped like any bytes still queued at a close.
+    @discardableResult
+    public func send(_ message: Message, compress: Bool? = nil) -> SendResult {
+        guard readyState == .open else { return .dropped }
+        let size = message.data.count
+        buffered.add(size, ordering: .relaxed)
+        let connection = self.connection
+        if connection.loop.isCurrent {
+            guard connection.send(message, compress: compress, accounted: size) else { return .dropped }
+        } else {
+            connection.loop.queue.async { _ = connection.send(message, compress: compress, accounted: size) }
+        }
+        return bufferedAmount > connection.server.configuration.highWaterMark ? .backpressure : .queued
+    }
+
+    /// Sends a text message; see ``send(_:compress:)-(Message,_)``.
+    @discardableResult
+    public func send(_ text: String, compress: Bool? = nil) -> SendResult { send(Message(kind: .text, data: Array(text.utf8)), compress: compress) }
+
+    /// Sends a binary message; see ``send(_:compress:)-(Message,_)``.
+    @discardableResult
+    public func send(_ bytes: [UInt8], compress: Bool? = nil) -> SendResult { send(Message(kind: .binary, data: bytes), compress: compress) }
+
+    /// Sends a binary message from any contiguous bytes (`ArraySlice`, `Data`, ...).
+    @discardableResult
+    public func send<Bytes: Sequence>(binary bytes: Bytes, compress: Bool? = nil) -> SendResult where Bytes.Element == UInt8 {
+        send(Message(kind: .binary, data: Array(bytes)), compress: compress)
+    }
+
+    /// Sends a message and returns once ``bufferedAmount`` is at or below the server's
+    /// high-water mark, so a producer never runs ahead of a slow peer.
+    /// - Throws: ``WebSocketError/notOpen`` if the connection is closing or closed.
+    public func send(_ message: Message, compress: Bool? = nil) async throws(WebSocketError) {
+        let size = message.data.count
+        buffered.add(size, ordering: .relaxed)
+        let connection = self.connection
+        let sent: Bool = await withCheckedContinuation { continuation in
+            connection.loop.execute {
+                guard connection.send(message, compress: compress, accounted: size) else {
+                    continuation.resume(returning: false)
+                    return
+                }
+                if self.bufferedAmount <= connection.server.configuration.highWaterMark {
+                    continuation.resume(returning: true)
+                } else if self.closeEvent != nil {
+                    continuation.resume(returning: false)
+                } else {
+                    self.aboveMark = true
+                    self.drainWaiters.append(continuation)
+                }
+            }
+        }
+        if !sent { throw .notOpen }
+    }
+
+    /// Sends a text message and waits as ``send(_:compress:)-(Message,_)`` does.
+    public func send(_ text: String, compress: Bool? = nil) async throws(WebSocketError) {
+        try await send(Message(kind: .text, data: Array(text.utf8)), compress: compress)
+    }
+
+    /// Sends a binary message and waits for room under the high-water mark.
+    public func send(_ bytes: [UInt8], compress: Bool? = nil) async throws(WebSocketError) {
+        try await send(Message(kind: .binary, data: bytes), compress: compress)
+    }
+
+    /// Sends a Ping; the peer answers with a Pong carrying the same payload (``onPong(_:)``).
+    public func ping(_ payload: [UInt8] = []) throws(WebSocketError) {
+        guard payload.count <= 125 else { throw .pingPayloadTooLarge }
+        let connection = self.connection
+        connection.loop.execute { connection.ping(payload) }
+    }
+
+    /// Starts the closing handshake. The connection closes when the peer answers, or after the
+    /// close timeout; ``onClose(_:)`` then reports it.
+    ///
+    /// - Throws: ``WebSocketError/invalidCloseCode(_:)`` for a code a browser would refuse to
+    ///   send (below 1000, 1004-1006, 1015, 1016-2999, 5000 and up), and
+    ///   ``WebSocketError/closeReasonTooLong`` for a reason over 123 bytes.
+    public func close(code: CloseCode = .normalClosure, reason: String = "") throws(WebSocketError) {
+        guard code.isValidOnWire else { throw .invalidCloseCode(code) }
+        guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
+        advanceState(to: .closing)
+        let connection = self.connection
+        connection.loop.execute { connection.close(code: code, reason: reason) }
+    }
+
+    /// Drops the connection at once, without a closing handshake (reported as 1006).
+    public func terminate() {
+        let connection = self.connection
+        connection.loop.execute { connection.terminate() }
+    }
+
+    /// Waits until the connection has closed and returns how.
+    public func closed() async -> CloseEvent {
+        await withCheckedContinuation { continuation in
+            connection.loop.execute {
+                if let event = self.closeEvent {
+                    continuation.resume(returning: event)
+                } else {
+                    self.closeWaiters.append(continuation)
+                }
+            }
+        }
+    }
+
+    // MARK: - Callbacks
+
+    /// Calls `handler` with each whole message, on the connection's queue.
+    public func onMessage(_ handler: @escaping @Sendable (WebSocket, Message) -> Void) { setHandler { $0.onMessage = handler } }
+    /// Calls `handler` with each text message, after the `onMessage` handler if both are set.
+    public func onText(_ handler: @escaping @Sendable (WebSocket, String) -> Void) {
+        setHandler { $0.onText = handler }
+    }
+    /// Calls `handler` with each piece of a message, when the route streams messages.
+    public func onFragment(_ handler: @escaping @Sendable (WebSocket, MessageFragment) -> Void) { setHandler { $0.onFragment = handler } }
+    /// Calls `handler` with each Ping's payload (the Pong has been sent already).
+    public func onPing(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPing = handler } }
+    /// Calls `handler` with each Pong's payload.
+    public func onPong(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPong = handler } }
+    /// Calls `handler` once, when the connection has closed.
+    public func onClose(_ handler: @escaping @Sendable (WebSocket, CloseEvent) -> Void) { setHandler { $0.onClose = handler } }
+    /// Calls `handler` with protocol and transport errors (the close follows).
+    public func onError(_ handler: @escaping @Sendable (WebSocket, WebSocketError) -> Void) { setHandler { $0.onError = handler } }
+    /// Calls `handler` when ``bufferedAmount`` falls back to the high-water mark or below after being above it.
+    public func onDrain(_ handler: @escaping @Sendable (WebSocket) -> Void) { setHandler { $0.onDrain = handler } }
+
+    private func setHandler(_ set: @escaping @Sendable (WebSocket) -> Void) {
+        connection.loop.execute { set(self) }
+    }
+
+    // MARK: - Async messages
+
+    /// The messages, as an async sequence. Reading from the peer pauses while 16 messages wait
+    /// unconsumed, so a slow consumer holds back a fast producer. Available on routes made
+    /// with an async handler; it ends when the connection closes.
+    public var messages: WebSocketMessages {
+        precondition(stream != nil, "messages is available on routes registered with an async handler")
+        return WebSocketMessages(state: stream!)
+    }
+
+    // MARK: - Delivery, on the connection's queue
+
+    func deliver(_ message: Message) {
+        if let stream {
+            if stream.push(message) { connection.pause(.consumer) }
+        }
+        onMessage?(self, message)
+        if let onText, message.kind == .text, let text = message.text { onText(self, text) }
+    }
+
+    func deliver(_ fragment: MessageFragment) { onFragment?(self, fragment) }
+    func deliverPing(_ payload: [UInt8]) { onPing?(self, payload) }
+    func deliverPong(_ payload: [UInt8]) { onPong?(self, payload) }
+    func deliverError(_ error: WebSocketError) { onError?(self, error) }
+
+    func deliverClose(_ event: CloseEvent) {
+        state.store(ReadyState.closed.rawValue, ordering: .releasing)
+        closeEvent = event
+        stream?.finish()
+        let waiters = drainWaiters
+        drainWaiters = []
+        for waiter in waiters { waiter.resume(returning: false) }
+        let closers = closeWaiters
+        closeWaiters = []
+        for waiter in closers { waiter.resume(returning: event) }
+        let handler = onClose
+        onMessage = nil; onText = nil; onFragment = nil; onPing = nil; onPong = nil; onClose = nil; onError = nil; onDrain = nil
+        handler?(self, event)
+    }
+
+    /// Resumes async senders and calls the drain handler once below the mark.
+    func drained(below mark: Int) {
+        guard bufferedAmount <= mark else {
+            aboveMark = true
+            return
+        }
+        if !drainWaiters.isEmpty {
+            let waiters = drainWaiters
+            drainWaiters = []
+            for waiter in waiters { waiter.resume(returning: true) }
+        }
+        if aboveMark {
+            aboveMark = false
+            onDrain?(self)
+        }
+    }
+
+    func consumerCaughtUp() {
+        let connection = self.connection
+        connection.loop.execute { connection.resume(.consumer) }
+    }
+}

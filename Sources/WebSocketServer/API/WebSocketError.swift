@@ -1,0 +1,19 @@
+import Dispatch
+import Synchronization
+import WebSocketCore
+
+/// Errors a connection reports.
+public enum WebSocketError: Error, Sendable, Hashable {
+    /// The peer broke the protocol; the connection is being closed with the error's code.
+    case protocolError(ProtocolError)
+    /// The socket failed (reset by the peer, for instance).
+    case transport(SystemError)
+    /// The connection is closing or closed, so the message was not sent.
+    case notOpen
+    /// A close code that may not be sent (below 1000, 1004-1006, 1015, 1016-2999, 5000 and up).
+    case invalidCloseCode(CloseCode)
+    /// A close reason over 123 bytes of UTF-8.
+    case closeReasonTooLong
+    /// A ping payload over 125 bytes.
+    case pingPayloadTooLarge
+}

@@ -1,0 +1,267 @@
+import Dispatch
+import Synchronization
+import WebSocketCore
+import CWebSocketShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A WebSocket server (RFC 6455) on non-blocking POSIX sockets and Dispatch, which also serves
+/// plain HTTP routes.
+///
+/// ```swift
+/// let server = WebSocketServer(configuration: .init(host: "127.0.0.1", port: 8080))
+/// server.webSocket("/echo") { socket in
+///     socket.onMessage { socket, message in socket.send(message) }
+/// }
+/// let address = try server.start()
+/// ```
+///
+/// Connections are spread over a few serial queues (one per core by default); each
+/// connection's callbacks run on its queue. Several servers can run in one process. A server
+/// that was started keeps running, and stays in memory, until ``shutdown(timeout:)``.
+public final class WebSocketServer: Sendable {
+    /// The configuration the server was made with.
+    public var configuration: Configuration { core.configuration }
+    let core: ServerCore
+    private let listener = Locked<ListenerState>(ListenerState())
+
+    private struct ListenerState: @unchecked Sendable {
+        // `@unchecked`: the Dispatch source is only touched under the lock (start, shutdown) or by
+        // its own handler; Dispatch sources are thread-safe, the overlay just does not say so.
+        var source: DispatchSourceRead?
+        var address: SocketAddress?
+    }
+
+    /// Makes a server; nothing listens until ``start()``. Connections handed over with
+    /// ``adopt(socket:head:bytes:)`` are served from now on.
+    public init(configuration: Configuration = Configuration()) {
+        core = ServerCore(configuration: configuration)
+    }
+
+    // MARK: - Routes
+
+    /// Serves WebSocket connections on `path` (`*` for any path without a route of its own),
+    /// with callbacks.
+    ///
+    /// - Parameters:
+    ///   - path: the request path, without the query.
+    ///   - allowedOrigins: when set, a request whose `Origin` is not in the set gets 403;
+    ///     requests without `Origin` (non-browser clients) are let through.
+    ///   - upgrade: decides each upgrade before the 101: accept (with a subprotocol, headers,
+    ///     user state) or reject with a response. It may be async (an auth lookup).
+    ///   - onOpen: runs on the connection's queue once it is open; set the callbacks here.
+    public func webSocket(_ path: String, allowedOrigins: Set<String>? = nil, upgrade: UpgradeHook? = nil,
+                          onOpen: @escaping @Sendable (WebSocket) -> Void) {
+        core.routes.add(path, .webSocket(WebSocketRoute(allowedOrigins: allowedOrigins, upgradeHook: upgrade, onOpen: onOpen, task: nil)))
+    }
+
+    /// Serves WebSocket connections on `path` with an async handler, one task per connection.
+    /// Read ``WebSocket/messages``; when the handler returns, the connection is closed with
+    /// 1000 if it is still open.
+    public func asyncWebSocket(_ path: String, allowedOrigins: Set<String>? = nil, upgrade: UpgradeHook? = nil,
+                               handler: @escaping @Sendable (WebSocket) async -> Void) {
+        precondition(!core.configuration.engine.deliversFragments,
+                     "asyncWebSocket routes deliver whole messages through socket.messages; turn engine.deliversFragments off, or use webSocket(_:) with onFragment")
+        core.routes.add(path, .webSocket(WebSocketRoute(allowedOrigins: allowedOrigins, upgradeHook: upgrade, onOpen: nil, task: handler)))
+    }
+
+    /// Serves plain HTTP GET and HEAD on `path` (a page, a file, a health check). Other methods
+    /// get 405. The connection closes after the response.
+    public func http(_ path: String, handler: @escaping HTTPHandler) {
+        core.routes.add(path, .http(handler))
+    }
+
+    // MARK: - Listening
+
+    /// Starts listening and returns the bound address (with the port chosen, if 0 was asked).
+    @discardableResult
+    public func start() throws -> SocketAddress {
+        let configuration = core.configuration
+        let fd = try Socket.listen(host: configuration.host, port: configuration.port,
+                                   backlog: configuration.backlog, reusePort: configuration.reusePort)
+        let address = Socket.localAddress(of: fd) ?? SocketAddress(host: configuration.host, port: configuration.port)
+        // Accepting runs on the first loop's queue: a connection that lands on that loop starts
+        // at once, without a hop to another thread.
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: core.loops[0].queue)
+        let box = DispatchBox(source)
+        source.setEventHandler { [core] in WebSocketServer.acceptAll(fd: fd, core: core, source: box.value) }
+        source.setCancelHandler { _ = Glibc.close(fd) }
+        listener.withLock {
+            $0.source = source
+            $0.address = address
+        }
+        source.resume()
+        core.log(.info, "Listening", ["address": address.description])
+        return address
+    }
+
+    /// The address the server listens on, once started.
+    public var localAddress: SocketAddress? { listener.withLock { $0.address } }
+
+    private static func acceptAll(fd: Int32, core: ServerCore, source: DispatchSourceRead) {
+        while true {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    cws_accept_nonblocking(fd, $0, &length)
+                }
+            }
+            if client < 0 {
+                switch errno {
+                case EINTR, ECONNABORTED, EPROTO: continue
+                case EAGAIN, EWOULDBLOCK: return
+                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                    // Out of descriptors: stop accepting for a moment instead of spinning on a
+                    // listen socket that stays readable.
+                    core.log(.warning, "accept failed; backing off for 100 ms", ["error": SystemError(call: "accept", errno: errno).description])
+                    source.suspend()
+                    let box = DispatchBox(source)
+                    DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { box.value.resume() }
+                    return
+                default:
+                    core.log(.warning, "accept failed", ["error": SystemError(call: "accept", errno: errno).description])
+                    return
+                }
+            }
+            let open = core.metrics.openConnections.add(1, ordering: .relaxed).newValue
+            if open > core.configuration.maxConnections {
+                core.metrics.rejected(status: 503)
+                let response = HTTPResponse.text(503, "Too many connections\n", headers: ["Connection": "close", "Retry-After": "1"]).serialized()
+                _ = response.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                _ = Glibc.close(client)
+                core.connectionClosed()
+                continue
+            }
+            Socket.configureAccepted(client, noDelay: core.configuration.noDelay)
+            let loop = core.pickLoop()
+            let connection = Connection(transport: SocketTransport(fd: client), loop: loop, server: core, remoteAddress: Socket.address(from: storage))
+            if loop.isCurrent {
+                connection.start()
+            } else {
+                loop.queue.async { connection.start() }
+            }
+        }
+    }
+
+    // MARK: - Embedding
+
+    /// Takes over a socket that another HTTP server accepted, as Node's `ws` does with
+    /// `handleUpgrade`: the request is validated and routed as if this server had read it, and
+    /// from then on this server owns (and closes) the descriptor.
+    ///
+    /// - Parameters:
+    ///   - fd: the connected socket; it is made non-blocking.
+    ///   - head: the request head, if the other server parsed it; nil to parse `bytes`.
+    ///   - bytes: with `head`, the bytes read after the head (early WebSocket frames);
+    ///     without it, everything read from the socket so far.
+    public func adopt(socket fd: Int32, head: HTTPRequestHead? = nil, bytes: [UInt8] = []) {
+        core.metrics.openConnections.add(1, ordering: .relaxed)
+        Socket.configureAccepted(fd, noDelay: core.configuration.noDelay)
+        let loop = core.pickLoop()
+        let connection = Connection(transport: SocketTransport(fd: fd), loop: loop, server: core, remoteAddress: Socket.remoteAddress(of: fd))
+        loop.queue.async { connection.start(head: head, initialBytes: bytes) }
+    }
+
+    // MARK: - Connections
+
+    /// The open WebSocket connections, on every route or on one path.
+    public func connections(path: String? = nil) -> [WebSocket] { core.sockets(path: path) }
+
+    /// The counters since the server was made.
+    public var metrics: ServerMetrics { core.metrics.snapshot }
+
+    /// What a broadcast does with a receiver whose queue is over the high-water mark.
+    public enum BroadcastOverflow: Sendable, Hashable {
+        /// Leave that receiver out of this message.
+        case skip
+        /// Close that receiver with 1008.
+        case close
+        /// Queue the message anyway.
+        case queue
+    }
+
+    /// Sends `message` to every open connection (on `path`, if given), except `excluding`.
+    /// The frame is encoded once and shared by every receiver without compression; receivers
+    /// with a negotiated compression extension get their own compressed frame.
+    ///
+    /// - Returns: how many connections the message was queued to.
+    @discardableResult
+    public func broadcast(_ message: Message, path: String? = nil, excluding: WebSocket? = nil, overflow: BroadcastOverflow = .skip) -> Int {
+        let frame = WebSocketEngine.serverFrame(for: message)
+        let mark = core.configuration.highWaterMark
+        var count = 0
+        for socket in core.sockets(path: path) where socket !== excluding && socket.readyState == .open {
+            if socket.bufferedAmount > mark {
+                switch overflow {
+                case .skip: continue
+                case .close:
+                    try? socket.close(code: .policyViolation, reason: "Too much data queued")
+                    continue
+                case .queue: break
+                }
+            }
+            count += 1
+            if !socket.extensions.isEmpty {
+                socket.send(message)
+                continue
+            }
+            let size = message.data.count
+            socket.bufferedAmountChanged(by: size)
+            let connection = socket.connection
+            connection.loop.execute { _ = connection.send(prebuilt: [frame], accounted: size) }
+        }
+        return count
+    }
+
+    // MARK: - Shutdown
+
+    /// Shuts down gracefully: stops accepting, sends 1001 (Going Away) to every WebSocket,
+    /// closes HTTP connections, waits for the closing handshakes until `timeout`, then drops
+    /// whatever is left and stops the server's timers. The server cannot be restarted.
+    public func shutdown(timeout: Duration = .seconds(5)) async {
+        let source: DispatchSourceRead? = listener.withLock { state in
+            defer { state.source = nil }
+            return state.source
+        }
+        source?.cancel()
+        for loop in core.loops {
+            loop.queue.async {
+                for connection in loop.connections {
+                    if connection.phase == .open {
+                        connection.close(code: .goingAway, reason: "Server shutting down")
+                    } else if connection.phase == .http || connection.phase == .upgrading {
+                        connection.closeSocket()
+                    }
+                }
+            }
+        }
+        let core = self.core
+        let timedOut = Task {
+            try? await Task.sleep(for: timeout)
+            return !Task.isCancelled
+        }
+        let idle = Task { await core.waitUntilIdle() }
+        Task {
+            if await timedOut.value {
+                for loop in core.loops {
+                    loop.queue.async {
+                        for connection in loop.connections { connection.closeSocket() }
+                    }
+                }
+            }
+        }
+        await idle.value
+        timedOut.cancel()
+        for loop in core.loops {
+            await withCheckedContinuation { continuation in
+                loop.queue.async {
+                    loop.stop()
+                    continuation.resume()
+                }
+            }
+        }
+        core.log(.info, "Shut down")
+    }
+}

@@ -1,0 +1,129 @@
+/// The timers of one connection as a pure policy: it is told when things happen (in monotonic
+/// nanoseconds) and answers, for a moment and the connection's stage, what is due. It reads no
+/// clock and touches no socket, so every timeout is tested with plain numbers.
+struct ConnectionTimers {
+    /// The durations, in nanoseconds, from the server's configuration.
+    struct Settings {
+        var handshakeTimeout: UInt64
+        var closeTimeout: UInt64
+        var pongTimeout: UInt64
+        /// Ping after this long without input; nil: no keepalive.
+        var idlePingInterval: UInt64?
+        /// Close with 1001 after this long open; nil: no limit.
+        var maxLifetime: UInt64?
+
+        init(_ configuration: WebSocketServer.Configuration) {
+            handshakeTimeout = configuration.handshakeTimeout.nanoseconds
+            closeTimeout = configuration.closeTimeout.nanoseconds
+            pongTimeout = configuration.pongTimeout.nanoseconds
+            idlePingInterval = configuration.idlePingInterval?.nanoseconds
+            maxLifetime = configuration.maxLifetime?.nanoseconds
+        }
+    }
+
+    /// Where the connection is, as far as its timers care.
+    enum Stage {
+        /// Before the WebSocket is open: the request head, the upgrade hook.
+        case handshake
+        /// Frames flow.
+        case open
+        /// Writing its last bytes or waiting for the peer's FIN, after an HTTP response or the
+        /// close.
+        case closing
+    }
+
+    /// What is due.
+    enum Due: Equatable {
+        case nothing
+        /// The request head (or the hook) took longer than the handshake timeout: drop.
+        case handshakeTimedOut
+        /// The closing handshake or the TCP close after it took too long: drop.
+        case closeTimedOut
+        /// The maximum lifetime has passed: close with 1001.
+        case lifetimeOver
+        /// Quiet for the idle interval: send a keepalive Ping.
+        case ping
+        /// No input since the keepalive Ping, for the pong timeout: drop (1006).
+        case pongMissing
+    }
+
+    let settings: Settings
+    private var handshakeDeadline: UInt64?
+    private var closeDeadline: UInt64?
+    private var lifetimeDeadline: UInt64?
+    /// When input last arrived, as of the last check (`inputSinceCheck` marks input since then:
+    /// reading the clock on every read cost more than the rest of the read path).
+    private var lastInput: UInt64
+    private var inputSinceCheck = false
+    private var pingSentAt: UInt64?
+
+    /// Timers for a connection accepted at `now`: the handshake timeout runs.
+    init(settings: Settings, acceptedAt now: UInt64) {
+        self.settings = settings
+        handshakeDeadline = now + settings.handshakeTimeout
+        lastInput = now
+    }
+
+    /// Input arrived (any bytes): it answers a keepalive Ping and restarts the idle interval.
+    mutating func inputArrived() {
+        inputSinceCheck = true
+        pingSentAt = nil
+    }
+
+    /// The handshake ended in a response (an HTTP answer or a refusal): its timeout stops.
+    mutating func handshakeAnswered() {
+        handshakeDeadline = nil
+    }
+
+    /// The WebSocket opened at `now`: the handshake timeout stops, the idle interval and the
+    /// lifetime start.
+    mutating func opened(at now: UInt64) {
+        handshakeDeadline = nil
+        lastInput = now
+        lifetimeDeadline = settings.maxLifetime.map { now + $0 }
+    }
+
+    /// Whether the close timeout runs already (so the clock need not be read again).
+    var isClosingTimed: Bool { closeDeadline != nil }
+
+    /// The closing started at `now` (a Close sent, or the last bytes being written): the close
+    /// timeout runs from the first such moment.
+    mutating func closingStarted(at now: UInt64) {
+        closeDeadline = min(closeDeadline ?? .max, now + settings.closeTimeout)
+    }
+
+    /// What is due at `now` for a connection in `stage`; what it reports is done (a reported
+    /// Ping counts as sent, a reported lifetime as over).
+    mutating func due(at now: UInt64, stage: Stage) -> Due {
+        if inputSinceCheck {
+            inputSinceCheck = false
+            lastInput = now
+        }
+        switch stage {
+        case .handshake:
+            if let deadline = handshakeDeadline, now >= deadline { return .handshakeTimedOut }
+        case .open:
+            if let deadline = closeDeadline, now >= deadline { return .closeTimedOut }
+            if let deadline = lifetimeDeadline, now >= deadline {
+                lifetimeDeadline = nil
+                return .lifetimeOver
+            }
+            guard let interval = settings.idlePingInterval else { return .nothing }
+            if let sent = pingSentAt {
+                if now >= sent + settings.pongTimeout { return .pongMissing }
+            } else if now >= lastInput + interval {
+                pingSentAt = now
+                return .ping
+            }
+        case .closing:
+            // A connection can reach its last writes without the closing having been timed
+            // (an HTTP response): the timeout starts at the first check.
+            guard let deadline = closeDeadline else {
+                closeDeadline = now + settings.closeTimeout
+                return .nothing
+            }
+            if now >= deadline { return .closeTimedOut }
+        }
+        return .nothing
+    }
+}

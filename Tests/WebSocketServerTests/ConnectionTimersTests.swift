@@ -1,0 +1,86 @@
+import Testing
+@testable import WebSocketServer
+
+/// The connection's timers as a pure policy: every timeout checked with numbers, no sleeping.
+@Suite struct ConnectionTimersTests {
+    static let second: UInt64 = 1_000_000_000
+
+    func settings(ping: UInt64? = 30, lifetime: UInt64? = nil) -> ConnectionTimers.Settings {
+        var configuration = WebSocketServer.Configuration()
+        configuration.handshakeTimeout = .seconds(10)
+        configuration.closeTimeout = .seconds(5)
+        configuration.pongTimeout = .seconds(10)
+        configuration.idlePingInterval = ping.map { .seconds(Int64($0)) }
+        configuration.maxLifetime = lifetime.map { .seconds(Int64($0)) }
+        return ConnectionTimers.Settings(configuration)
+    }
+
+    @Test func theHandshakeTimesOutUnlessAnswered() {
+        let s = Self.second
+        var timers = ConnectionTimers(settings: settings(), acceptedAt: 100 * s)
+        #expect(timers.due(at: 109 * s, stage: .handshake) == .nothing)
+        #expect(timers.due(at: 110 * s, stage: .handshake) == .handshakeTimedOut)
+        var answered = ConnectionTimers(settings: settings(), acceptedAt: 100 * s)
+        answered.handshakeAnswered()
+        #expect(answered.due(at: 200 * s, stage: .handshake) == .nothing)
+    }
+
+    @Test func aQuietConnectionIsPingedThenDroppedWithoutAnAnswer() {
+        let s = Self.second
+        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        timers.opened(at: 1 * s)
+        #expect(timers.due(at: 30 * s, stage: .open) == .nothing)
+        #expect(timers.due(at: 31 * s, stage: .open) == .ping)
+        #expect(timers.due(at: 32 * s, stage: .open) == .nothing)  // the ping is out; waiting
+        #expect(timers.due(at: 41 * s, stage: .open) == .pongMissing)
+    }
+
+    @Test func inputAnswersThePingAndRestartsTheInterval() {
+        let s = Self.second
+        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        timers.opened(at: 0)
+        #expect(timers.due(at: 30 * s, stage: .open) == .ping)
+        timers.inputArrived()
+        // Input is stamped at the next check, not read from a clock when it arrives.
+        #expect(timers.due(at: 35 * s, stage: .open) == .nothing)
+        #expect(timers.due(at: 64 * s, stage: .open) == .nothing)
+        #expect(timers.due(at: 65 * s, stage: .open) == .ping)
+    }
+
+    @Test func noKeepaliveWithoutAnInterval() {
+        var timers = ConnectionTimers(settings: settings(ping: nil), acceptedAt: 0)
+        timers.opened(at: 0)
+        #expect(timers.due(at: 1_000 * Self.second, stage: .open) == .nothing)
+    }
+
+    @Test func theLifetimeEndsOnce() {
+        let s = Self.second
+        var timers = ConnectionTimers(settings: settings(ping: nil, lifetime: 60), acceptedAt: 0)
+        timers.opened(at: 10 * s)
+        #expect(timers.due(at: 69 * s, stage: .open) == .nothing)
+        #expect(timers.due(at: 70 * s, stage: .open) == .lifetimeOver)
+        #expect(timers.due(at: 71 * s, stage: .open) == .nothing)
+    }
+
+    @Test func theCloseTimeoutRunsFromTheFirstStart() {
+        let s = Self.second
+        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        timers.opened(at: 0)
+        #expect(!timers.isClosingTimed)
+        timers.closingStarted(at: 10 * s)
+        timers.closingStarted(at: 12 * s)  // a later start does not push the deadline out
+        #expect(timers.isClosingTimed)
+        #expect(timers.due(at: 14 * s, stage: .open) == .nothing)
+        #expect(timers.due(at: 15 * s, stage: .open) == .closeTimedOut)
+        #expect(timers.due(at: 15 * s, stage: .closing) == .closeTimedOut)
+    }
+
+    @Test func lastWritesWithoutACloseAreTimedFromTheFirstCheck() {
+        let s = Self.second
+        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        timers.handshakeAnswered()
+        #expect(timers.due(at: 3 * s, stage: .closing) == .nothing)
+        #expect(timers.due(at: 7 * s, stage: .closing) == .nothing)
+        #expect(timers.due(at: 8 * s, stage: .closing) == .closeTimedOut)
+    }
+}
