@@ -1,6 +1,22 @@
 import Testing
 @testable import WebSocketServer
 
+/// The timers with the settings a connection passes to each call.
+private struct Timers {
+    var timers: ConnectionTimers
+    let settings: ConnectionTimers.Settings
+    init(_ settings: ConnectionTimers.Settings, acceptedAt now: UInt64) {
+        self.settings = settings
+        timers = ConnectionTimers(settings, acceptedAt: now)
+    }
+    var isClosingTimed: Bool { timers.isClosingTimed }
+    mutating func due(at now: UInt64, stage: ConnectionTimers.Stage) -> ConnectionTimers.Due { timers.due(at: now, stage: stage, settings) }
+    mutating func opened(at now: UInt64) { timers.opened(at: now, settings) }
+    mutating func closingStarted(at now: UInt64) { timers.closingStarted(at: now, settings) }
+    mutating func inputArrived() { timers.inputArrived() }
+    mutating func handshakeAnswered() { timers.handshakeAnswered() }
+}
+
 /// The connection's timers as a pure policy: every timeout checked with numbers, no sleeping.
 @Suite struct ConnectionTimersTests {
     static let second: UInt64 = 1_000_000_000
@@ -17,17 +33,17 @@ import Testing
 
     @Test func theHandshakeTimesOutUnlessAnswered() {
         let s = Self.second
-        var timers = ConnectionTimers(settings: settings(), acceptedAt: 100 * s)
+        var timers = Timers(settings(), acceptedAt: 100 * s)
         #expect(timers.due(at: 109 * s, stage: .handshake) == .nothing)
         #expect(timers.due(at: 110 * s, stage: .handshake) == .handshakeTimedOut)
-        var answered = ConnectionTimers(settings: settings(), acceptedAt: 100 * s)
+        var answered = Timers(settings(), acceptedAt: 100 * s)
         answered.handshakeAnswered()
         #expect(answered.due(at: 200 * s, stage: .handshake) == .nothing)
     }
 
     @Test func aQuietConnectionIsPingedThenDroppedWithoutAnAnswer() {
         let s = Self.second
-        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        var timers = Timers(settings(), acceptedAt: 0)
         timers.opened(at: 1 * s)
         #expect(timers.due(at: 30 * s, stage: .open) == .nothing)
         #expect(timers.due(at: 31 * s, stage: .open) == .ping)
@@ -37,7 +53,7 @@ import Testing
 
     @Test func inputAnswersThePingAndRestartsTheInterval() {
         let s = Self.second
-        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        var timers = Timers(settings(), acceptedAt: 0)
         timers.opened(at: 0)
         #expect(timers.due(at: 30 * s, stage: .open) == .ping)
         timers.inputArrived()
@@ -48,14 +64,14 @@ import Testing
     }
 
     @Test func noKeepaliveWithoutAnInterval() {
-        var timers = ConnectionTimers(settings: settings(ping: nil), acceptedAt: 0)
+        var timers = Timers(settings(ping: nil), acceptedAt: 0)
         timers.opened(at: 0)
         #expect(timers.due(at: 1_000 * Self.second, stage: .open) == .nothing)
     }
 
     @Test func theLifetimeEndsOnce() {
         let s = Self.second
-        var timers = ConnectionTimers(settings: settings(ping: nil, lifetime: 60), acceptedAt: 0)
+        var timers = Timers(settings(ping: nil, lifetime: 60), acceptedAt: 0)
         timers.opened(at: 10 * s)
         #expect(timers.due(at: 69 * s, stage: .open) == .nothing)
         #expect(timers.due(at: 70 * s, stage: .open) == .lifetimeOver)
@@ -64,7 +80,7 @@ import Testing
 
     @Test func theCloseTimeoutRunsFromTheFirstStart() {
         let s = Self.second
-        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        var timers = Timers(settings(), acceptedAt: 0)
         timers.opened(at: 0)
         #expect(!timers.isClosingTimed)
         timers.closingStarted(at: 10 * s)
@@ -77,7 +93,7 @@ import Testing
 
     @Test func lastWritesWithoutACloseAreTimedFromTheFirstCheck() {
         let s = Self.second
-        var timers = ConnectionTimers(settings: settings(), acceptedAt: 0)
+        var timers = Timers(settings(), acceptedAt: 0)
         timers.handshakeAnswered()
         #expect(timers.due(at: 3 * s, stage: .closing) == .nothing)
         #expect(timers.due(at: 7 * s, stage: .closing) == .nothing)

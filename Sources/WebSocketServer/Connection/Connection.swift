@@ -83,7 +83,7 @@ final class Connection: @unchecked Sendable {
         self.server = server
         self.remoteAddress = remoteAddress
         parser = HTTPHeadParser(limits: server.configuration.headLimits)
-        timers = ConnectionTimers(settings: server.timerSettings, acceptedAt: Monotonic.now)
+        timers = ConnectionTimers(server.timerSettings, acceptedAt: Monotonic.now)
     }
 
     // MARK: - Life cycle
@@ -240,7 +240,7 @@ final class Connection: @unchecked Sendable {
                                    extensions: acceptance.extensions, userInfo: userInfo, streams: route.feedsMessageSequence)
             self.socket = socket
             phase = .open
-            timers.opened(at: Monotonic.now)
+            timers.opened(at: Monotonic.now, server.timerSettings)
             server.metrics.handshakesAccepted.add(1, ordering: .relaxed)
             server.opened(socket, path: request.path)
             log(.debug, "WebSocket open", ["path": request.path])
@@ -366,7 +366,7 @@ final class Connection: @unchecked Sendable {
             phase = .finishing
             flush()
         } else if phase == .open, state == .closing, !timers.isClosingTimed {
-            timers.closingStarted(at: Monotonic.now)
+            timers.closingStarted(at: Monotonic.now, server.timerSettings)
         }
         checkBackpressure()
     }
@@ -541,7 +541,7 @@ final class Connection: @unchecked Sendable {
             // what was just written. Shut down our side and read until its FIN instead.
             transport.shutdownWrite()
             phase = .draining
-            timers.closingStarted(at: Monotonic.now)
+            timers.closingStarted(at: Monotonic.now, server.timerSettings)
             if !pauseReasons.isEmpty {
                 pauseReasons = []
                 updateInterest()
@@ -571,7 +571,7 @@ final class Connection: @unchecked Sendable {
         case .finishing, .draining: stage = .closing
         case .closed: return
         }
-        switch timers.due(at: now, stage: stage) {
+        switch timers.due(at: now, stage: stage, server.timerSettings) {
         case .nothing:
             break
         case .handshakeTimedOut:

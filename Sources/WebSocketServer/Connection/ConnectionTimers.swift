@@ -1,6 +1,7 @@
 /// The timers of one connection as a pure policy: it is told when things happen (in monotonic
 /// nanoseconds) and answers, for a moment and the connection's stage, what is due. It reads no
-/// clock and touches no socket, so every timeout is tested with plain numbers.
+/// clock and touches no socket, so every timeout is tested with plain numbers. The durations
+/// come with each call (one `Settings` per server), so a connection holds only its moments.
 struct ConnectionTimers {
     /// The durations, in nanoseconds, from the server's configuration.
     struct Settings {
@@ -47,7 +48,6 @@ struct ConnectionTimers {
         case pongMissing
     }
 
-    let settings: Settings
     private var handshakeDeadline: UInt64?
     private var closeDeadline: UInt64?
     private var lifetimeDeadline: UInt64?
@@ -58,8 +58,7 @@ struct ConnectionTimers {
     private var pingSentAt: UInt64?
 
     /// Timers for a connection accepted at `now`: the handshake timeout runs.
-    init(settings: Settings, acceptedAt now: UInt64) {
-        self.settings = settings
+    init(_ settings: Settings, acceptedAt now: UInt64) {
         handshakeDeadline = now + settings.handshakeTimeout
         lastInput = now
     }
@@ -77,7 +76,7 @@ struct ConnectionTimers {
 
     /// The WebSocket opened at `now`: the handshake timeout stops, the idle interval and the
     /// lifetime start.
-    mutating func opened(at now: UInt64) {
+    mutating func opened(at now: UInt64, _ settings: Settings) {
         handshakeDeadline = nil
         lastInput = now
         lifetimeDeadline = settings.maxLifetime.map { now + $0 }
@@ -88,13 +87,13 @@ struct ConnectionTimers {
 
     /// The closing started at `now` (a Close sent, or the last bytes being written): the close
     /// timeout runs from the first such moment.
-    mutating func closingStarted(at now: UInt64) {
+    mutating func closingStarted(at now: UInt64, _ settings: Settings) {
         closeDeadline = min(closeDeadline ?? .max, now + settings.closeTimeout)
     }
 
     /// What is due at `now` for a connection in `stage`; what it reports is done (a reported
     /// Ping counts as sent, a reported lifetime as over).
-    mutating func due(at now: UInt64, stage: Stage) -> Due {
+    mutating func due(at now: UInt64, stage: Stage, _ settings: Settings) -> Due {
         if inputSinceCheck {
             inputSinceCheck = false
             lastInput = now

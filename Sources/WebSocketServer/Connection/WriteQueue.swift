@@ -65,9 +65,9 @@ struct WriteQueue {
     }
 
     private mutating func grow() {
-        // From two slots: most connections queue one frame at a time, and an idle one keeps
+        // From one slot: most connections queue one frame at a time, and an idle one keeps
         // its ring (see releaseStorageIfLarge()).
-        var larger = [Item](repeating: .empty, count: max(2, slots.count * 2))
+        var larger = [Item](repeating: .empty, count: max(1, slots.count * 2))
         for i in 0..<count { larger[i] = slots[(head + i) & (slots.count - 1)] }
         slots = larger
         head = 0
