@@ -86,7 +86,7 @@ for scenario in order_scenarios:
 open(f"{outdir}/RESULTS.md", "w").write("\n".join(lines) + "\n")
 
 # Chart: throughput of each server relative to NIO, one group of bars per scenario.
-colors = {"ours": "#d9480f", "nio": "#1c7ed6", "hummingbird": "#37b24d", "node": "#7048e8", "python": "#868e96"}
+colors = {"ours": "#d9480f", "baseline": "#f59f00", "nio": "#1c7ed6", "hummingbird": "#37b24d", "node": "#7048e8", "python": "#868e96"}
 scenarios = [s for s in order_scenarios if not s.startswith("idle")]
 width, bar, gap, top, left, height = 980, 14, 26, 60, 60, 300
 group = bar * len(order_servers) + gap

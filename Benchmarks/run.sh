@@ -2,19 +2,23 @@
 # The benchmark matrix in one command: our websocket-echo against SwiftNIO's NIOWebSocket,
 # Hummingbird, Node's ws and Python's websockets, on this machine, in one run.
 #
-#   Benchmarks/run.sh [--quick] [--servers "ours nio hummingbird node python"]
+#   Benchmarks/run.sh [--quick] [--servers "ours nio hummingbird node python"] [--baseline PATH]
+#
+# --baseline PATH adds "baseline", another build of websocket-echo (say, of the commit before a
+# change), measured in the same run as "ours" so that the two can be compared by ratio.
 #
 # Server pinned to CPU 0, load generator to CPU 1 (taskset); each figure is the median of 3
 # runs (1 with --quick). Writes Benchmarks/results/<date>/raw.txt, RESULTS.md and chart.svg.
 # Needs: the Peers package's dependencies (SwiftPM), nodejs + node-ws (apt), websockets (pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reps=3; seconds=5; idle=10000
+reps=3; seconds=5; idle=10000; baseline=
 servers="ours nio hummingbird node python"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) reps=1; seconds=2; idle=2000 ;;
         --servers) servers="$2"; shift ;;
+        --baseline) baseline="$2"; servers="$servers baseline"; shift ;;
         *) echo "unknown argument $1"; exit 2 ;;
     esac
     shift
@@ -38,6 +42,7 @@ start_server() {  # name, port, compression (0/1)
     [ "$compression" = 1 ] && flag=--compression
     case "$name" in
         ours) taskset -c 0 .build/release/websocket-echo --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
+        baseline) taskset -c 0 "$baseline" --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
         nio) [ "$compression" = 1 ] && return 1; taskset -c 0 "$peers/nio-echo" --port "$port" --threads 1 > /tmp/bench-server.log 2>&1 & ;;
         hummingbird) taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
         node) NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
