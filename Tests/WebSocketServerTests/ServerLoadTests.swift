@@ -300,6 +300,48 @@ extension WebSocketServerTests {
     }
 
     @Suite struct LifecycleTests {
+        @Test func shutdownWaitsForAsyncHandlersAndHooks() async throws {
+            let events = Recorder<String>()
+            let (server, port) = try startServer { server in
+                server.asyncWebSocket("/", upgrade: { _ in .accept }) { socket in
+                    for await _ in socket.messages {}
+                    // Cleanup after the connection closed, which shutdown must wait for.
+                    try? await Task.sleep(for: .milliseconds(300))
+                    events.append("handler done")
+                }
+            }
+            let client = try await Task.detached { try TestClient(port: port) }.value
+            #expect(eventually { server.metrics.openWebSockets == 1 })
+            let started = now()
+            async let closed: Void = Task.detached { _ = client.next() }.value  // answers the 1001
+            await server.shutdown(timeout: .seconds(5))
+            events.append("shutdown returned")
+            await closed
+            #expect(events.all == ["handler done", "shutdown returned"])
+            #expect(now() - started >= 300)
+        }
+
+        @Test func shutdownCancelsHandlersStillRunningAtItsDeadline() async throws {
+            let events = Recorder<String>()
+            let (server, port) = try startServer { server in
+                server.asyncWebSocket("/") { socket in
+                    for await _ in socket.messages {}
+                    // Ignores the close; stops only when cancelled.
+                    while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+                    events.append("cancelled")
+                }
+            }
+            let client = try await Task.detached { try TestClient(port: port) }.value
+            #expect(eventually { server.metrics.openWebSockets == 1 })
+            let started = now()
+            async let closed: Void = Task.detached { _ = client.next() }.value
+            await server.shutdown(timeout: .milliseconds(400))
+            await closed
+            let took = now() - started
+            #expect(took >= 400 && took < 3000, "shutdown took \(took) ms")
+            #expect(eventually { events.all == ["cancelled"] })
+        }
+
         @Test func gracefulShutdownSends1001AndReleasesEverything() async throws {
             let (server, port) = try echoServer()
             let clients = try await Task.detached { try (0..<4).map { _ in try TestClient(port: port) } }.value

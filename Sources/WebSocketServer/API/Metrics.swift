@@ -22,31 +22,46 @@ public struct ServerMetrics: Sendable, Hashable {
     public var bytesOut: Int
 }
 
-/// The live counters behind ``ServerMetrics``.
+/// The live counters behind ``ServerMetrics`` that change once per connection. The ones that
+/// change with every message are each loop's own (``LoopCounters``), summed when read.
 final class Metrics: Sendable {
     let openConnections = Atomic<Int>(0)
     let openWebSockets = Atomic<Int>(0)
     let handshakesAccepted = Atomic<Int>(0)
     let httpResponses = Atomic<Int>(0)
-    let messagesIn = Atomic<Int>(0)
-    let messagesOut = Atomic<Int>(0)
-    let bytesIn = Atomic<Int>(0)
-    let bytesOut = Atomic<Int>(0)
     private let rejections = Locked<[Int: Int]>([:])
 
     func rejected(status: Int) { rejections.withLock { $0[status, default: 0] += 1 } }
 
-    var snapshot: ServerMetrics {
-        ServerMetrics(
+    /// The counters now, with the loops' per-message counters added up.
+    func snapshot(loops: [EventLoop]) -> ServerMetrics {
+        var total = (messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0)
+        for loop in loops {
+            total.messagesIn += loop.counters.messagesIn.load(ordering: .relaxed)
+            total.messagesOut += loop.counters.messagesOut.load(ordering: .relaxed)
+            total.bytesIn += loop.counters.bytesIn.load(ordering: .relaxed)
+            total.bytesOut += loop.counters.bytesOut.load(ordering: .relaxed)
+        }
+        return ServerMetrics(
             openConnections: openConnections.load(ordering: .relaxed),
             openWebSockets: openWebSockets.load(ordering: .relaxed),
             handshakesAccepted: handshakesAccepted.load(ordering: .relaxed),
             handshakesRejected: rejections.withLock { $0 },
             httpResponses: httpResponses.load(ordering: .relaxed),
-            messagesIn: messagesIn.load(ordering: .relaxed),
-            messagesOut: messagesOut.load(ordering: .relaxed),
-            bytesIn: bytesIn.load(ordering: .relaxed),
-            bytesOut: bytesOut.load(ordering: .relaxed)
+            messagesIn: total.messagesIn,
+            messagesOut: total.messagesOut,
+            bytesIn: total.bytesIn,
+            bytesOut: total.bytesOut
         )
     }
+}
+
+/// The per-message counters of one loop: only that loop writes them, so loops never contend
+/// for a cache line (the padding keeps another loop's counters off this one's line).
+final class LoopCounters: Sendable {
+    let messagesIn = Atomic<Int>(0)
+    let messagesOut = Atomic<Int>(0)
+    let bytesIn = Atomic<Int>(0)
+    let bytesOut = Atomic<Int>(0)
+    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 }

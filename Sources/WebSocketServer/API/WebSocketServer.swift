@@ -40,6 +40,8 @@ public final class WebSocketServer: Sendable {
     }
 
     // MARK: - Routes
+    // Add every route before the server serves its first request (before start(), or before
+    // the first adopt()): the table is then fixed, so routing takes no lock.
 
     /// Serves WebSocket connections on `path` (`*` for any path without a route of its own),
     /// with callbacks.
@@ -170,7 +172,7 @@ public final class WebSocketServer: Sendable {
     public func connections(path: String? = nil) -> [WebSocket] { core.sockets(path: path) }
 
     /// The counters since the server was made.
-    public var metrics: ServerMetrics { core.metrics.snapshot }
+    public var metrics: ServerMetrics { core.metrics.snapshot(loops: core.loops) }
 
     /// What a broadcast does with a receiver whose queue is over the high-water mark.
     public enum BroadcastOverflow: Sendable, Hashable {
@@ -218,8 +220,10 @@ public final class WebSocketServer: Sendable {
     // MARK: - Shutdown
 
     /// Shuts down gracefully: stops accepting, sends 1001 (Going Away) to every WebSocket,
-    /// closes HTTP connections, waits for the closing handshakes until `timeout`, then drops
-    /// whatever is left and stops the server's timers. The server cannot be restarted.
+    /// closes HTTP connections, and waits until `timeout` for the closing handshakes and for the
+    /// application's upgrade hooks and async handlers to return; then drops whatever is left,
+    /// cancels the hooks and handlers still running, and stops the server's timers. It returns
+    /// when all of that is done; the server cannot be restarted.
     public func shutdown(timeout: Duration = .seconds(5)) async {
         let source: DispatchSourceRead? = listener.withLock { state in
             defer { state.source = nil }
@@ -242,7 +246,10 @@ public final class WebSocketServer: Sendable {
             try? await Task.sleep(for: timeout)
             return !Task.isCancelled
         }
-        let idle = Task { await core.waitUntilIdle() }
+        let idle = Task {
+            await core.waitUntilIdle()
+            await core.userTasks.waitUntilDone()
+        }
         Task {
             if await timedOut.value {
                 for loop in core.loops {
@@ -250,6 +257,7 @@ public final class WebSocketServer: Sendable {
                         for connection in loop.connections { connection.closeSocket() }
                     }
                 }
+                core.userTasks.stopWaiting()
             }
         }
         await idle.value

@@ -111,7 +111,7 @@ final class Connection: @unchecked Sendable {
             let n = transport.read(into: buffer)
             if n > 0 {
                 timers.inputArrived()
-                server.metrics.bytesIn.add(n, ordering: .relaxed)
+                loop.counters.bytesIn.add(n, ordering: .relaxed)
                 handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 return
             }
@@ -208,7 +208,7 @@ final class Connection: @unchecked Sendable {
             }
             pause(.upgrade)
             let context = UpgradeContext(request: request, remoteAddress: remoteAddress)
-            Task { [self] in
+            server.userTasks.run { [self] in
                 let decision = await hook(context)
                 loop.execute { self.completeUpgrade(decision, request: request, remainder: remainder) }
             }
@@ -245,7 +245,7 @@ final class Connection: @unchecked Sendable {
             server.opened(socket, path: request.path)
             log(.debug, "WebSocket open", ["path": request.path])
             flush()
-            route.open(socket)
+            route.open(socket, tasks: server.userTasks)
             if !remainder.isEmpty, phase == .open {
                 setMessageAllowance()
                 remainder.withUnsafeBytes { engine.receive($0) }
@@ -281,10 +281,10 @@ final class Connection: @unchecked Sendable {
         while phase == .open, !pauseReasons.contains(.backpressure), let event = engine.nextEvent() {
             switch event {
             case .message(let message):
-                server.metrics.messagesIn.add(1, ordering: .relaxed)
+                loop.counters.messagesIn.add(1, ordering: .relaxed)
                 socket?.deliver(message)
             case .fragment(let fragment):
-                if fragment.isFinal { server.metrics.messagesIn.add(1, ordering: .relaxed) }
+                if fragment.isFinal { loop.counters.messagesIn.add(1, ordering: .relaxed) }
                 socket?.deliver(fragment)
             case .ping(let payload):
                 answerPing(payload)
@@ -384,7 +384,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
-        server.metrics.messagesOut.add(1, ordering: .relaxed)
+        loop.counters.messagesOut.add(1, ordering: .relaxed)
         flushEngine(accounting: accounted)
         return true
     }
@@ -395,7 +395,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
-        server.metrics.messagesOut.add(1, ordering: .relaxed)
+        loop.counters.messagesOut.add(1, ordering: .relaxed)
         flushEngine(accounting: accounted)
         return true
     }
@@ -487,7 +487,7 @@ final class Connection: @unchecked Sendable {
                 transportFailed(SystemError(call: "sendmsg", errno: code))
                 return
             }
-            server.metrics.bytesOut.add(written, ordering: .relaxed)
+            loop.counters.bytesOut.add(written, ordering: .relaxed)
             let released = writeQueue.consume(written)
             if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         }

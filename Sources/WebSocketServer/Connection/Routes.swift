@@ -17,12 +17,12 @@ final class WebSocketRoute: Sendable {
         self.task = task
     }
 
-    /// Runs the open handler (on the connection's queue), or starts the async handler; when
-    /// the async handler returns, the connection is closed with 1000 if still open.
-    func open(_ socket: WebSocket) {
+    /// Runs the open handler (on the connection's queue), or starts the async handler among
+    /// `tasks`; when the async handler returns, the connection is closed with 1000 if still open.
+    func open(_ socket: WebSocket, tasks: UserTasks) {
         if let onOpen { onOpen(socket) }
         if let task {
-            Task {
+            tasks.run {
                 await task(socket)
                 if socket.readyState == .open { try? socket.close() }
             }
@@ -47,9 +47,28 @@ struct RouteTable: Sendable {
     func match(_ path: String) -> Route? { exact[path] ?? wildcard }
 }
 
-/// A thread-safe route table.
+/// The server's routes: filled while the server is set up, then fixed by the first lookup (the
+/// first request served), so that routing a request takes no lock. Adding a route after that
+/// is a programming error.
 final class Routes: Sendable {
-    private let table = Locked(RouteTable())
-    func add(_ path: String, _ route: Route) { table.withLock { $0.add(path, route) } }
-    func match(_ path: String) -> Route? { table.withLock { $0.match(path) } }
+    /// The fixed table, behind one reference that is set once.
+    private final class Fixed: Sendable {
+        let table: RouteTable
+        init(_ table: RouteTable) { self.table = table }
+    }
+    private let building = Locked(RouteTable())
+    private let fixed = AtomicLazyReference<Fixed>()
+
+    func add(_ path: String, _ route: Route) {
+        building.withLock { table in
+            precondition(fixed.load() == nil, "Add routes before the server serves its first request (route \(path))")
+            table.add(path, route)
+        }
+    }
+
+    func match(_ path: String) -> Route? {
+        if let fixed = fixed.load() { return fixed.table.match(path) }
+        // The first lookup fixes the table; under the lock, so that no add() slips past it.
+        return building.withLock { table in fixed.storeIfNil(Fixed(table)) }.table.match(path)
+    }
 }

@@ -12,6 +12,8 @@ final class ServerCore: Sendable {
     let configuration: WebSocketServer.Configuration
     let routes = Routes()
     let metrics = Metrics()
+    /// The application's upgrade hooks and async handlers, running.
+    let userTasks = UserTasks()
     let loops: [EventLoop]
     /// The configuration's timeouts, as every connection's timers use them.
     let timerSettings: ConnectionTimers.Settings

@@ -16,6 +16,8 @@ import Glibc
 /// lock); the type is shared between threads only to hand work to that queue.
 final class EventLoop: @unchecked Sendable {
     let queue: DispatchQueue
+    /// This loop's per-message counters (see ``Metrics``).
+    let counters = LoopCounters()
     let readBuffer: UnsafeMutableRawBufferPointer
     let iovecs: UnsafeMutablePointer<iovec>
     static let iovecCapacity = 64

@@ -62,21 +62,17 @@ enum Socket {
     }
 
     /// The local address a socket is bound to.
-    static func localAddress(of fd: Int32) -> SocketAddress? {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return result == 0 ? address(from: storage) : nil
-    }
+    static func localAddress(of fd: Int32) -> SocketAddress? { address(of: fd) { getsockname($0, $1, $2) } }
 
     /// The peer address of a connected socket.
-    static func remoteAddress(of fd: Int32) -> SocketAddress? {
+    static func remoteAddress(of fd: Int32) -> SocketAddress? { address(of: fd) { getpeername($0, $1, $2) } }
+
+    /// The address `call` (getsockname or getpeername) reports for `fd`.
+    private static func address(of fd: Int32, _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) -> SocketAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { call(fd, $0, &length) }
         }
         return result == 0 ? address(from: storage) : nil
     }
