@@ -71,7 +71,7 @@ enum ReadmeSnippets {
             let subprotocol = request.subprotocols.first { $0 == "chat.v2" }
             return .accept(subprotocol: subprotocol, userInfo: token)
         }, onOpen: { socket in
-            socket.send("welcome, \(socket.userInfo as? String ?? "stranger")")
+            socket.send("welcome, \(socket.userInfo(as: String.self) ?? "stranger")")
         })
         // END hook
     }

@@ -654,14 +654,14 @@ public struct WebSocketEngine {
     /// Sends a Ping with up to 125 bytes of payload.
     public mutating func ping(_ payload: [UInt8] = []) throws(SendError) {
         guard readyState == .open else { throw .notOpen }
-        guard payload.count <= 125 else { throw .controlPayloadTooLarge }
+        try WebSocketEngine.checkControlPayload(payload)
         queue(opcode: .ping, payload: payload, reservedBits: [], fin: true)
     }
 
     /// Sends an unsolicited Pong (a one-way heartbeat, RFC 6455 §5.5.3).
     public mutating func pong(_ payload: [UInt8] = []) throws(SendError) {
         guard readyState == .open else { throw .notOpen }
-        guard payload.count <= 125 else { throw .controlPayloadTooLarge }
+        try WebSocketEngine.checkControlPayload(payload)
         queue(opcode: .pong, payload: payload, reservedBits: [], fin: true)
     }
 
@@ -674,12 +674,21 @@ public struct WebSocketEngine {
     ///   - reason: at most 123 bytes of UTF-8; needs a code.
     public mutating func close(code: CloseCode? = .normalClosure, reason: String = "") throws(SendError) {
         guard readyState == .open else { throw .notOpen }
-        if let code {
-            guard code.isValidOnWire else { throw .invalidCloseCode(code) }
-        }
-        guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
+        try WebSocketEngine.checkClose(code: code, reason: reason)
         queueClose(CloseFrame(code: code, reason: code == nil ? "" : reason))
         readyState = .closing
+    }
+
+    /// Throws unless `payload` fits a control frame (125 bytes, RFC 6455 §5.5).
+    public static func checkControlPayload(_ payload: [UInt8]) throws(SendError) {
+        guard payload.count <= 125 else { throw .controlPayloadTooLarge }
+    }
+
+    /// Throws unless a Close with `code` and `reason` may be sent: a code valid on the wire
+    /// (RFC 6455 §7.4) and a reason of at most 123 bytes of UTF-8 (§5.5.1).
+    public static func checkClose(code: CloseCode?, reason: String) throws(SendError) {
+        if let code, !code.isValidOnWire { throw .invalidCloseCode(code) }
+        guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
     }
 
     /// Queues frames made elsewhere (a broadcast encodes a frame once for many connections).

@@ -33,6 +33,10 @@ public final class WebSocket: @unchecked Sendable {
     /// The peer's address, if known.
     public var remoteAddress: SocketAddress? { connection.remoteAddress }
 
+    /// The per-connection state the upgrade hook returned, as a `State`; nil if there is none
+    /// or it is of another type.
+    public func userInfo<State: Sendable>(as type: State.Type) -> State? { userInfo as? State }
+
     let connection: Connection
     private let state = Atomic<Int>(ReadyState.open.rawValue)
     private let buffered = Atomic<Int>(0)
@@ -50,16 +54,16 @@ public final class WebSocket: @unchecked Sendable {
     private var closeWaiters: [CheckedContinuation<CloseEvent, Never>] = []
     private var aboveMark = false
     private(set) var closeEvent: CloseEvent?
-    let stream: MessageStreamState?
+    let messageBuffer: MessageSequenceBuffer?
 
-    init(connection: Connection, request: UpgradeRequest, subprotocol: String?, extensions: [ExtensionOffer], userInfo: (any Sendable)?, streams: Bool) {
+    init(connection: Connection, request: UpgradeRequest, subprotocol: String?, extensions: [ExtensionOffer], userInfo: (any Sendable)?, feedsMessageSequence: Bool) {
         self.connection = connection
         self.request = request
         self.subprotocol = subprotocol
         self.extensions = extensions
         self.userInfo = userInfo
-        stream = streams ? MessageStreamState(limit: 16) : nil
-        stream?.socket = self
+        messageBuffer = feedsMessageSequence ? MessageSequenceBuffer(limit: 16) : nil
+        messageBuffer?.socket = self
     }
 
     /// The state, with the browser's names.
@@ -158,7 +162,7 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Sends a Ping; the peer answers with a Pong carrying the same payload (``onPong(_:)``).
     public func ping(_ payload: [UInt8] = []) throws(WebSocketError) {
-        guard payload.count <= 125 else { throw .pingPayloadTooLarge }
+        do { try WebSocketEngine.checkControlPayload(payload) } catch { throw WebSocketError(error) }
         let connection = self.connection
         connection.loop.execute { connection.ping(payload) }
     }
@@ -170,8 +174,7 @@ public final class WebSocket: @unchecked Sendable {
     ///   send (below 1000, 1004-1006, 1015, 1016-2999, 5000 and up), and
     ///   ``WebSocketError/closeReasonTooLong`` for a reason over 123 bytes.
     public func close(code: CloseCode = .normalClosure, reason: String = "") throws(WebSocketError) {
-        guard code.isValidOnWire else { throw .invalidCloseCode(code) }
-        guard reason.utf8.count <= 123 else { throw .closeReasonTooLong }
+        do { try WebSocketEngine.checkClose(code: code, reason: reason) } catch { throw WebSocketError(error) }
         advanceState(to: .closing)
         let connection = self.connection
         connection.loop.execute { connection.close(code: code, reason: reason) }
@@ -204,9 +207,11 @@ public final class WebSocket: @unchecked Sendable {
     public func onText(_ handler: @escaping @Sendable (WebSocket, String) -> Void) {
         setHandler { $0.onText = handler }
     }
-    /// Calls `handler` with each piece of a message, when the route streams messages.
+    /// Calls `handler` with each piece of a message, when the engine delivers fragments
+    /// (`engine.deliversFragments` in the server configuration).
     public func onFragment(_ handler: @escaping @Sendable (WebSocket, MessageFragment) -> Void) { setHandler { $0.onFragment = handler } }
-    /// Calls `handler` with each Ping's payload (the Pong has been sent already).
+    /// Calls `handler` with each Ping's payload. The Pong is queued already, or, while the
+    /// queue is over the high-water mark, kept to answer the latest Ping once it drains.
     public func onPing(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPing = handler } }
     /// Calls `handler` with each Pong's payload.
     public func onPong(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPong = handler } }
@@ -227,15 +232,15 @@ public final class WebSocket: @unchecked Sendable {
     /// unconsumed, so a slow consumer holds back a fast producer. Available on routes made
     /// with an async handler; it ends when the connection closes.
     public var messages: WebSocketMessages {
-        precondition(stream != nil, "messages is available on routes registered with an async handler")
-        return WebSocketMessages(state: stream!)
+        precondition(messageBuffer != nil, "messages is available on routes registered with an async handler")
+        return WebSocketMessages(state: messageBuffer!)
     }
 
     // MARK: - Delivery, on the connection's queue
 
     func deliver(_ message: Message) {
-        if let stream {
-            if stream.push(message) { connection.pause(.consumer) }
+        if let messageBuffer {
+            if messageBuffer.push(message) { connection.pause(.consumer) }
         }
         onMessage?(self, message)
         if let onText, message.kind == .text, let text = message.text { onText(self, text) }
@@ -249,7 +254,7 @@ public final class WebSocket: @unchecked Sendable {
     func deliverClose(_ event: CloseEvent) {
         state.store(ReadyState.closed.rawValue, ordering: .releasing)
         closeEvent = event
-        stream?.finish()
+        messageBuffer?.finish()
         let waiters = drainWaiters
         drainWaiters = []
         for waiter in waiters { waiter.resume(returning: false) }
@@ -262,7 +267,7 @@ public final class WebSocket: @unchecked Sendable {
     }
 
     /// Resumes async senders and calls the drain handler once below the mark.
-    func drained(below mark: Int) {
+    func writeQueueEmptied(mark: Int) {
         guard bufferedAmount <= mark else {
             aboveMark = true
             return

@@ -1,8 +1,7 @@
-import Dispatch
-import Synchronization
 import WebSocketCore
 
-/// Errors a connection reports.
+/// Errors a connection reports. What a send can refuse has the same names as the engine's
+/// ``WebSocketEngine/SendError``, from which it converts.
 public enum WebSocketError: Error, Sendable, Hashable {
     /// The peer broke the protocol; the connection is being closed with the error's code.
     case protocolError(ProtocolError)
@@ -14,6 +13,16 @@ public enum WebSocketError: Error, Sendable, Hashable {
     case invalidCloseCode(CloseCode)
     /// A close reason over 123 bytes of UTF-8.
     case closeReasonTooLong
-    /// A ping payload over 125 bytes.
-    case pingPayloadTooLarge
+    /// A Ping (or Pong) payload over 125 bytes.
+    case controlPayloadTooLarge
+
+    /// The error for what the engine refused.
+    public init(_ error: WebSocketEngine.SendError) {
+        switch error {
+        case .notOpen: self = .notOpen
+        case .controlPayloadTooLarge: self = .controlPayloadTooLarge
+        case .invalidCloseCode(let code): self = .invalidCloseCode(code)
+        case .closeReasonTooLong: self = .closeReasonTooLong
+        }
+    }
 }

@@ -9,11 +9,11 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
     /// Iteration never throws; it ends when the connection closes.
     public typealias Failure = Never
 
-    let state: MessageStreamState
+    let state: MessageSequenceBuffer
 
     /// Iterates over the messages.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let state: MessageStreamState
+        let state: MessageSequenceBuffer
         /// The next message, or nil once the connection has closed and every message was taken.
         public mutating func next() async -> Message? { await state.next() }
         /// The next message, or nil at the end.
@@ -25,7 +25,7 @@ public struct WebSocketMessages: AsyncSequence, Sendable {
 }
 
 /// The buffer between the connection's queue and an async consumer.
-final class MessageStreamState: Sendable {
+final class MessageSequenceBuffer: Sendable {
     private struct Inner {
         var buffer: [Message] = []
         var head = 0

@@ -25,7 +25,7 @@ final class Connection: @unchecked Sendable {
         /// Writing what is queued, then shutting down the write side (after an HTTP response or the close handshake).
         case finishing
         /// Write side shut; discarding input until the peer closes or the close timeout.
-        case draining
+        case awaitingPeerFIN
         /// The socket is closed.
         case closed
     }
@@ -55,6 +55,7 @@ final class Connection: @unchecked Sendable {
     // safe to skip: both are used only on the loop's queue, and no access to either runs code
     // that could touch the same property again (application callbacks run between engine calls,
     // never inside one; the extension codec the engine calls has no way to reach the connection).
+    // Debug builds check the first half of that: see engineCall(_:).
     @exclusivity(unchecked) private var writeQueue = WriteQueue()
     /// The protocol engine. A placeholder until the upgrade installs the real one (`upgraded`):
     /// the property is not optional so that reading it never copies the engine out of the object.
@@ -135,14 +136,32 @@ final class Connection: @unchecked Sendable {
             parseHead(bytes)
         case .open:
             setMessageAllowance()
-            engine.receive(bytes)
+            engineCall { engine.receive(bytes) }
             processEngineEvents()
         case .upgrading:
             // Reading is paused while the hook decides; bytes read before the pause wait in the parser's remainder.
             break
-        case .finishing, .draining, .closed:
+        case .finishing, .awaitingPeerFIN, .closed:
             break  // input after the close handshake, or after an HTTP response, is discarded
         }
+    }
+
+    #if DEBUG
+    /// Set while an engine call that parses or encodes runs (debug builds only).
+    private var insideEngineCall = false
+    #endif
+
+    /// Runs an engine call. Debug builds assert that none starts inside another, which is what
+    /// an application callback reaching the connection from inside the engine would do: the
+    /// skipped exclusivity checks on `engine` would let that pass unseen.
+    @inline(__always)
+    private func engineCall<Value, Failure>(_ body: () throws(Failure) -> Value) throws(Failure) -> Value {
+        #if DEBUG
+        precondition(!insideEngineCall, "An engine call started inside another: a callback re-entered the connection")
+        insideEngineCall = true
+        defer { insideEngineCall = false }
+        #endif
+        return try body()
     }
 
     // MARK: - HTTP and the upgrade
@@ -237,7 +256,7 @@ final class Connection: @unchecked Sendable {
             engine = acceptance.engine
             upgraded = true
             let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
-                                   extensions: acceptance.extensions, userInfo: userInfo, streams: route.feedsMessageSequence)
+                                   extensions: acceptance.extensions, userInfo: userInfo, feedsMessageSequence: route.feedsMessageSequence)
             self.socket = socket
             phase = .open
             timers.opened(at: Monotonic.now, server.timerSettings)
@@ -248,7 +267,7 @@ final class Connection: @unchecked Sendable {
             route.open(socket, tasks: server.userTasks)
             if !remainder.isEmpty, phase == .open {
                 setMessageAllowance()
-                remainder.withUnsafeBytes { engine.receive($0) }
+                engineCall { remainder.withUnsafeBytes { engine.receive($0) } }
                 processEngineEvents()
             }
             resume(.upgrade)
@@ -278,7 +297,7 @@ final class Connection: @unchecked Sendable {
         corked = true
         let pausesReading = server.configuration.backpressure == .pauseReading
         let mark = server.configuration.highWaterMark
-        while phase == .open, !pauseReasons.contains(.backpressure), let event = engine.nextEvent() {
+        while phase == .open, !pauseReasons.contains(.backpressure), let event = engineCall({ engine.nextEvent() }) {
             switch event {
             case .message(let message):
                 loop.counters.messagesIn.add(1, ordering: .relaxed)
@@ -303,7 +322,7 @@ final class Connection: @unchecked Sendable {
         }
         corked = false
         accountUnfinishedMessage()
-        flushEngine()
+        sendEngineOutput()
         if upgraded && !writeQueue.isEmpty && !watchingWritable { flush() }
     }
 
@@ -353,13 +372,21 @@ final class Connection: @unchecked Sendable {
         writeQueue.addAccounting(accounting)
     }
 
-    /// Moves the engine's frames to the write queue and writes; starts the TCP close once the
-    /// closing handshake is over.
-    func flushEngine(accounting: Int = 0) {
+    /// What follows every call that may have given the engine something to send: its frames
+    /// are queued and written (unless corked), the connection follows the engine's state, and
+    /// backpressure is applied.
+    func sendEngineOutput(accounting: Int = 0) {
         guard upgraded else { return }
         let hadOutbound = engine.hasOutbound
         moveEngineOutput(accounting: accounting)
         if hadOutbound && !corked { flush() }
+        followEngineState()
+        checkBackpressure()
+    }
+
+    /// Publishes the engine's state to the WebSocket; once the closing handshake is over,
+    /// starts the TCP close; while it runs, times it.
+    private func followEngineState() {
         let state = engine.readyState
         if state != .open { socket?.advanceState(to: state) }
         if phase == .open, state == .closed {
@@ -368,7 +395,6 @@ final class Connection: @unchecked Sendable {
         } else if phase == .open, state == .closing, !timers.isClosingTimed {
             timers.closingStarted(at: Monotonic.now, server.timerSettings)
         }
-        checkBackpressure()
     }
 
     /// Sends a message for the application. On the queue. `accounted` bytes were added to
@@ -379,13 +405,13 @@ final class Connection: @unchecked Sendable {
             return false
         }
         do {
-            try engine.send(message, compress: compress)
+            try engineCall { () throws(WebSocketEngine.SendError) in try engine.send(message, compress: compress) }
         } catch {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
         loop.counters.messagesOut.add(1, ordering: .relaxed)
-        flushEngine(accounting: accounted)
+        sendEngineOutput(accounting: accounted)
         return true
     }
 
@@ -396,18 +422,18 @@ final class Connection: @unchecked Sendable {
             return false
         }
         loop.counters.messagesOut.add(1, ordering: .relaxed)
-        flushEngine(accounting: accounted)
+        sendEngineOutput(accounting: accounted)
         return true
     }
 
     func ping(_ payload: [UInt8]) {
         guard phase == .open, (try? engine.ping(payload)) != nil else { return }
-        flushEngine()
+        sendEngineOutput()
     }
 
     func close(code: CloseCode?, reason: String) {
         guard phase == .open, (try? engine.close(code: code, reason: reason)) != nil else { return }
-        flushEngine()
+        sendEngineOutput()
     }
 
     /// Drops the connection without a closing handshake.
@@ -472,7 +498,7 @@ final class Connection: @unchecked Sendable {
         var turnsLeft = Connection.writesPerTurn
         while !writeQueue.isEmpty && phase != .closed {
             if turnsLeft == 0 {
-                startWriteSource()
+                watchWritability()
                 return
             }
             turnsLeft -= 1
@@ -481,7 +507,7 @@ final class Connection: @unchecked Sendable {
                 let code = errno
                 if code == EINTR { continue }
                 if code == EAGAIN || code == EWOULDBLOCK {
-                    startWriteSource()
+                    watchWritability()
                     return
                 }
                 transportFailed(SystemError(call: "sendmsg", errno: code))
@@ -492,8 +518,8 @@ final class Connection: @unchecked Sendable {
             if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         }
         guard phase != .closed else { return }
-        stopWriteSource()
-        drained()
+        stopWatchingWritability()
+        writeQueueEmptied()
     }
 
     /// One `sendmsg` of up to 64 queued items, each as a header iovec and a payload iovec.
@@ -510,7 +536,8 @@ final class Connection: @unchecked Sendable {
         flush()
     }
 
-    private func startWriteSource() {
+    /// Asks epoll to report when the socket can take more (EPOLLOUT), while writes wait.
+    private func watchWritability() {
         if !watchingWritable {
             watchingWritable = true
             updateInterest()
@@ -518,7 +545,8 @@ final class Connection: @unchecked Sendable {
         checkBackpressure()
     }
 
-    private func stopWriteSource() {
+    /// Stops asking for EPOLLOUT: nothing waits to be written.
+    private func stopWatchingWritability() {
         if watchingWritable {
             watchingWritable = false
             updateInterest()
@@ -526,7 +554,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Everything queued has been written.
-    private func drained() {
+    private func writeQueueEmptied() {
         switch phase {
         case .finishing:
             reportClose()
@@ -540,7 +568,7 @@ final class Connection: @unchecked Sendable {
             // sending, and closing now would answer its bytes with a reset that can destroy
             // what was just written. Shut down our side and read until its FIN instead.
             transport.shutdownWrite()
-            phase = .draining
+            phase = .awaitingPeerFIN
             timers.closingStarted(at: Monotonic.now, server.timerSettings)
             if !pauseReasons.isEmpty {
                 pauseReasons = []
@@ -550,11 +578,11 @@ final class Connection: @unchecked Sendable {
             if let payload = heldPong {
                 heldPong = nil
                 try? engine.pong(payload)
-                flushEngine()
-                return  // the Pong's write ends in drained() again
+                sendEngineOutput()
+                return  // the Pong's write ends in writeQueueEmptied() again
             }
             checkBackpressure()
-            socket?.drained(below: server.configuration.highWaterMark)
+            socket?.writeQueueEmptied(mark: server.configuration.highWaterMark)
         default:
             break
         }
@@ -568,7 +596,7 @@ final class Connection: @unchecked Sendable {
         switch phase {
         case .http, .upgrading: stage = .handshake
         case .open: stage = .open
-        case .finishing, .draining: stage = .closing
+        case .finishing, .awaitingPeerFIN: stage = .closing
         case .closed: return
         }
         switch timers.due(at: now, stage: stage, server.timerSettings) {
