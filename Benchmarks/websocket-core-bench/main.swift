@@ -90,7 +90,7 @@ for size in [16, 1024, 64 << 10, 1 << 20] where runs("decode") {
     var client = WebSocketEngine(role: .client, configuration: .init(maxFrameSize: 1 << 21, maxMessageSize: 1 << 21))
     let text = String(repeating: "a", count: size)
     let count = max(1, (4 << 20) / (size + 14))
-    for _ in 0..<count { try! client.send(text: text) }
+    for _ in 0..<count { try! client.send(text) }
     let stream = client.takeOutboundBytes()
     let configuration = WebSocketEngine.Configuration(maxFrameSize: 1 << 21, maxMessageSize: 1 << 21)
     let t = measure {

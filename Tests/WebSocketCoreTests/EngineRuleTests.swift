@@ -228,7 +228,7 @@ import Testing
         #expect(server.readyState == .closing)
         #expect(server.takeOutboundBytes() == [0x88, 0x09, 0x03, 0xE9] + Array("restart".utf8))
         // Nothing but close after close: sends are refused, pings not answered.
-        #expect(throws: WebSocketEngine.SendError.notOpen) { try server.send(text: "x") }
+        #expect(throws: WebSocketEngine.SendError.notOpen) { try server.send("x") }
         server.receive(clientFrame(0x9, [1]) + clientFrame(0x1, Array("in flight".utf8)))
         #expect(server.takeEvents() == [.ping([1]), .message(.text("in flight"))])
         #expect(!server.hasOutbound)

@@ -15,7 +15,7 @@ private func echoRun(_ input: [UInt8], cuts: [Int], codec: (any ExtensionCodec)?
         while let event = engine.nextEvent() {
             events.append(event)
             if case .message(let message) = event, let text = message.text {
-                try? engine.send(text: "echo:" + text)
+                try? engine.send("echo:" + text)
             }
         }
         output += engine.takeOutboundBytes()
@@ -83,12 +83,12 @@ private func splits(_ count: Int) -> [[Int]] {
         #expect(engine.nextEvent() == .message(.text("hi")))
         // Still open: a reply to "hi" may be sent.
         #expect(engine.readyState == .open)
-        try engine.send(text: "reply")
+        try engine.send("reply")
         #expect(engine.closeReceived == nil)
         #expect(engine.nextEvent() == .close(CloseFrame(code: .normalClosure)))
         #expect(engine.readyState == .closed)
         #expect(engine.closeReceived == CloseFrame(code: .normalClosure))
-        #expect(throws: WebSocketEngine.SendError.notOpen) { try engine.send(text: "late") }
+        #expect(throws: WebSocketEngine.SendError.notOpen) { try engine.send("late") }
         #expect(clientDecode(engine.takeOutboundBytes()) == [.message(.text("reply")), .close(CloseFrame(code: .normalClosure))])
     }
 
@@ -108,7 +108,7 @@ private func splits(_ count: Int) -> [[Int]] {
         engine.receive(clientFrame(0x1, Array("m".utf8)) + clientFrame(0x9, [7]))
         #expect(!engine.hasOutbound)
         #expect(engine.nextEvent() == .message(.text("m")))
-        try engine.send(text: "reply to m")
+        try engine.send("reply to m")
         #expect(engine.nextEvent() == .ping([7]))
         #expect(clientDecode(engine.takeOutboundBytes()) == [.message(.text("reply to m")), .pong([7])])
     }
@@ -188,7 +188,7 @@ private func splits(_ count: Int) -> [[Int]] {
             engine.partialMessageAllowance = 1_000
             engine.receive(clientFrame(0x1, Array("first".utf8)) + held)
             #expect(engine.nextEvent() == .message(.text("first")))
-            try engine.send(text: "reply")
+            try engine.send("reply")
             #expect(engine.nextEvent()?.failureCode == .tryAgainLater)
             #expect(engine.partialMessageBytes == 0)
             #expect(clientDecode(engine.takeOutboundBytes()).map { event -> CloseCode? in

@@ -38,10 +38,10 @@ import Testing
 
     @Test func serverFramesAreUnmaskedAndClientFramesMasked() throws {
         var server = WebSocketEngine(role: .server)
-        try server.send(text: "Hello")
+        try server.send("Hello")
         #expect(server.takeOutboundBytes() == [0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
         var client = WebSocketEngine(role: .client)
-        try client.send(text: "Hello")
+        try client.send("Hello")
         let frame = client.takeOutboundBytes()
         #expect(frame[1] == 0x85)
         #expect(serverRun(frame).events == [.message(.text("Hello"))])
@@ -50,7 +50,7 @@ import Testing
         // constant step from one key to the next.
         var keys: [UInt32] = []
         for _ in 0..<200 {
-            try client.send(text: "Hello")
+            try client.send("Hello")
             let bytes = client.takeOutboundBytes()
             keys.append(bytes[2..<6].reduce(0) { $0 << 8 | UInt32($1) })
         }

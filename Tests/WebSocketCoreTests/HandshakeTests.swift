@@ -264,7 +264,36 @@ func parseRequest(_ text: String, limits: HTTPHeadLimits = HTTPHeadLimits()) thr
         // A wrong accept value is refused.
         var tampered = responseHead
         tampered.headers.replaceOrAdd(name: "Sec-WebSocket-Accept", value: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
-        #expect(throws: HandshakeError.self) { try client.validate(tampered) }
+        #expect(throws: ClientHandshakeError.self) { try client.validate(tampered) }
+    }
+
+    @Test func eachOfTheClientsChecksRefusesItsCase() throws {
+        let client = ClientHandshake(host: "h", path: "/", subprotocols: ["a"], extensions: [ExtensionOffer(name: "permessage-deflate")],
+                                     key: "dGhlIHNhbXBsZSBub25jZQ==")
+        func answer(_ status: Int, _ fields: [(String, String)]) -> HTTPResponseHead {
+            HTTPResponseHead(status: status, reasonPhrase: HTTPResponse.standardReasonPhrase(for: status), headers: HTTPHeaders(fields))
+        }
+        let good: [(String, String)] = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")]
+        #expect(try client.validate(answer(101, good)).subprotocol == nil)
+        let refusal = answer(401, [("WWW-Authenticate", "Bearer")])
+        #expect(throws: ClientHandshakeError.unexpectedResponse(refusal)) { try client.validate(refusal) }
+        let broken: [[(String, String)]] = [
+            good.filter { $0.0 != "Upgrade" },
+            good.filter { $0.0 != "Connection" },
+            good.filter { $0.0 != "Sec-WebSocket-Accept" },
+            good + [("Sec-WebSocket-Protocol", "b")],
+            good + [("Sec-WebSocket-Protocol", "a"), ("Sec-WebSocket-Protocol", "a")],
+            good + [("Sec-WebSocket-Extensions", "x-unoffered")],
+            good + [("Sec-WebSocket-Extensions", "permessage-deflate; =")],
+        ]
+        for fields in broken {
+            do {
+                _ = try client.validate(answer(101, fields))
+                Issue.record("accepted \(fields)")
+            } catch {
+                guard case .invalidUpgrade = error else { Issue.record("\(error)"); continue }
+            }
+        }
     }
 }
 

@@ -18,7 +18,7 @@ private func hexBytes(_ text: String) -> [UInt8] {
         server.receive(clientFrame(0x1, hexBytes("f2 48 cd c9 c9 07 00"), rsv: 0x40))
         #expect(server.takeEvents() == [.message(.text("Hello"))])
         // And the server compresses "Hello" to the same bytes.
-        try server.send(text: "Hello", compress: true)
+        try server.send("Hello", compress: true)
         #expect(server.takeOutboundBytes() == hexBytes("c1 07 f2 48 cd c9 c9 07 00"))
     }
 
@@ -26,8 +26,8 @@ private func hexBytes(_ text: String) -> [UInt8] {
         var server = deflateServer()
         server.receive(clientFrame(0x1, hexBytes("f2 48 cd c9 c9 07 00"), rsv: 0x40) + clientFrame(0x1, hexBytes("f2 00 11 00 00"), rsv: 0x40))
         #expect(server.takeEvents() == [.message(.text("Hello")), .message(.text("Hello"))])
-        try server.send(text: "Hello", compress: true)
-        try server.send(text: "Hello", compress: true)
+        try server.send("Hello", compress: true)
+        try server.send("Hello", compress: true)
         #expect(server.takeOutboundBytes() == hexBytes("c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00"))
     }
 
@@ -52,7 +52,7 @@ private func hexBytes(_ text: String) -> [UInt8] {
 
     @Test func emptyMessageIsOneZeroByte() throws {
         var server = deflateServer()
-        try server.send(text: "", compress: true)
+        try server.send("", compress: true)
         #expect(server.takeOutboundBytes() == [0xC1, 0x01, 0x00])
         server.receive(clientFrame(0x2, [0x00], rsv: 0x40))
         #expect(server.takeEvents() == [.message(.binary([]))])
@@ -118,9 +118,9 @@ private func hexBytes(_ text: String) -> [UInt8] {
         // Compressed, then uncompressed, then compressed again: the receiver's window matches
         // only if the uncompressed message never went through the compressor.
         var server = deflateServer()
-        try server.send(text: "a repeated phrase, a repeated phrase", compress: true)
-        try server.send(text: "something else entirely", compress: false)
-        try server.send(text: "a repeated phrase, a repeated phrase", compress: true)
+        try server.send("a repeated phrase, a repeated phrase", compress: true)
+        try server.send("something else entirely", compress: false)
+        try server.send("a repeated phrase, a repeated phrase", compress: true)
         let frames = server.takeOutbound()
         #expect(frames.map { $0.header.bytes[0] } == [0xC1, 0x81, 0xC1])
         var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: contextTakeover, role: .client))
@@ -131,8 +131,8 @@ private func hexBytes(_ text: String) -> [UInt8] {
 
     @Test func smallMessagesGoUncompressedUnlessForced() throws {
         var server = deflateServer()
-        try server.send(text: "tiny")
-        try server.send(text: "tiny", compress: true)
+        try server.send("tiny")
+        try server.send("tiny", compress: true)
         #expect(server.takeOutbound().map { $0.header.bytes[0] } == [0x81, 0xC1])
     }
 
@@ -141,7 +141,7 @@ private func hexBytes(_ text: String) -> [UInt8] {
         let codec = DeflateCodec(agreement: agreement, configuration: .init(releasesStreamsBetweenMessages: true), role: .server)
         #expect(codec.holdsStreams == (false, false))
         var server = WebSocketEngine(role: .server, extensionCodec: codec)
-        try server.send(text: String(repeating: "abc", count: 100))
+        try server.send(String(repeating: "abc", count: 100))
         #expect(codec.holdsStreams == (false, false))
         server.receive(clientFrame(0x1, hexBytes("f2 48 cd c9 c9 07 00"), rsv: 0x40))
         #expect(server.takeEvents() == [.message(.text("Hello"))])
@@ -149,7 +149,7 @@ private func hexBytes(_ text: String) -> [UInt8] {
         // With context takeover the streams stay.
         let keeping = DeflateCodec(agreement: contextTakeover, role: .server)
         var other = WebSocketEngine(role: .server, extensionCodec: keeping)
-        try other.send(text: String(repeating: "abc", count: 100))
+        try other.send(String(repeating: "abc", count: 100))
         #expect(keeping.holdsStreams == (true, false))
     }
 }
@@ -267,9 +267,9 @@ private func hexBytes(_ text: String) -> [UInt8] {
     @Test func compressesTypicalJSON() throws {
         var server = deflateServer()
         let json = "{\"type\":\"trade\",\"symbol\":\"BTC-USD\",\"price\":\"43125.50\",\"size\":\"0.0125\",\"side\":\"buy\",\"ts\":1700000000123}"
-        try server.send(text: json)
+        try server.send(json)
         let first = server.takeOutbound()[0].payload.count
-        try server.send(text: json)
+        try server.send(json)
         let second = server.takeOutbound()[0].payload.count
         #expect(first < json.utf8.count)
         #expect(second < first / 3)  // the shared window makes repeats nearly free

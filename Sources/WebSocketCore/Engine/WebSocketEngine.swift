@@ -641,14 +641,14 @@ public struct WebSocketEngine {
         }
     }
 
-    /// Sends a text message.
-    public mutating func send(text: String, compress: Bool? = nil) throws(SendError) {
+    /// Sends a text message (the same labels as `WebSocket`'s sends).
+    public mutating func send(_ text: String, compress: Bool? = nil) throws(SendError) {
         try send(Message(kind: .text, data: Array(text.utf8)), compress: compress)
     }
 
     /// Sends a binary message.
-    public mutating func send(binary: [UInt8], compress: Bool? = nil) throws(SendError) {
-        try send(Message(kind: .binary, data: binary), compress: compress)
+    public mutating func send(_ bytes: [UInt8], compress: Bool? = nil) throws(SendError) {
+        try send(Message(kind: .binary, data: bytes), compress: compress)
     }
 
     /// Sends a Ping with up to 125 bytes of payload.

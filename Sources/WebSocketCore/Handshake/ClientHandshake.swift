@@ -48,32 +48,50 @@ public struct ClientHandshake: Sendable {
     }
 
     /// Checks the server's response (RFC 6455 §4.1, the client's checks 1-6).
-    public func validate(_ response: HTTPResponseHead) throws(HandshakeError) -> Accepted {
+    public func validate(_ response: HTTPResponseHead) throws(ClientHandshakeError) -> Accepted {
         guard response.status == 101 else {
-            throw HandshakeError(status: response.status, reason: "The server answered \(response.status) \(response.reasonPhrase)")
+            throw .unexpectedResponse(response)
         }
         let h = response.headers
         guard h.containsToken("websocket", in: "Upgrade") else {
-            throw HandshakeError(status: 101, reason: "The response's Upgrade header is not 'websocket'")
+            throw .invalidUpgrade("The response's Upgrade header is not 'websocket'")
         }
         guard h.containsToken("upgrade", in: "Connection") else {
-            throw HandshakeError(status: 101, reason: "The response's Connection header is not 'Upgrade'")
+            throw .invalidUpgrade("The response's Connection header is not 'Upgrade'")
         }
         guard h.values("Sec-WebSocket-Accept") == [ServerHandshake.acceptValue(forKey: key)] else {
-            throw HandshakeError(status: 101, reason: "Sec-WebSocket-Accept does not match the key")
+            throw .invalidUpgrade("Sec-WebSocket-Accept does not match the key")
         }
         let protocols = h.tokens("Sec-WebSocket-Protocol")
         let offered = request.headers.tokens("Sec-WebSocket-Protocol")
         guard protocols.count <= 1, protocols.allSatisfy(offered.contains) else {
-            throw HandshakeError(status: 101, reason: "The server chose a subprotocol that was not offered")
+            throw .invalidUpgrade("The server chose a subprotocol that was not offered")
         }
         guard let extensions = ExtensionOffer.parse(h.values("Sec-WebSocket-Extensions")) else {
-            throw HandshakeError(status: 101, reason: "Malformed Sec-WebSocket-Extensions in the response")
+            throw .invalidUpgrade("Malformed Sec-WebSocket-Extensions in the response")
         }
         let offeredExtensions = ExtensionOffer.parse(request.headers.values("Sec-WebSocket-Extensions")) ?? []
         guard extensions.allSatisfy({ e in offeredExtensions.contains { HTTPHeaders.namesMatch($0.name, e.name) } }) else {
-            throw HandshakeError(status: 101, reason: "The server accepted an extension that was not offered")
+            throw .invalidUpgrade("The server accepted an extension that was not offered")
         }
         return Accepted(subprotocol: protocols.first, extensions: extensions)
+    }
+}
+
+/// Why a client refused the server's answer to its opening handshake (RFC 6455 §4.1).
+public enum ClientHandshakeError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The server answered with another status than 101 (a 401, a redirect, a 503 ...): its
+    /// head, for the application to look at. Redirects are not followed, as in browsers.
+    case unexpectedResponse(HTTPResponseHead)
+    /// A 101 that fails one of the client's checks: what was wrong. The client must fail the
+    /// connection.
+    case invalidUpgrade(String)
+
+    /// `the server answered 401 Unauthorized`, or what was wrong with the 101.
+    public var description: String {
+        switch self {
+        case .unexpectedResponse(let head): "the server answered \(head.status) \(head.reasonPhrase)"
+        case .invalidUpgrade(let reason): reason
+        }
     }
 }

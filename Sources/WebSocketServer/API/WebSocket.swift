@@ -74,7 +74,8 @@ public final class WebSocket: @unchecked Sendable {
 
     func bufferedAmountChanged(by delta: Int) { buffered.add(delta, ordering: .relaxed) }
 
-    /// Moves the state forward (never back) as the engine's state changes.
+    /// Moves the state forward (never back): the only writer of ``readyState``, called by the
+    /// connection as its engine's state changes, by ``close(code:reason:)`` and at the close.
     func advanceState(to newState: ReadyState) {
         var current = state.load(ordering: .relaxed)
         while current < newState.rawValue {
@@ -252,7 +253,7 @@ public final class WebSocket: @unchecked Sendable {
     func deliverError(_ error: WebSocketError) { onError?(self, error) }
 
     func deliverClose(_ event: CloseEvent) {
-        state.store(ReadyState.closed.rawValue, ordering: .releasing)
+        advanceState(to: .closed)
         closeEvent = event
         messageBuffer?.finish()
         let waiters = drainWaiters

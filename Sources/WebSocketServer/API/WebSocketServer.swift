@@ -233,9 +233,9 @@ public final class WebSocketServer: Sendable {
         for loop in core.loops {
             loop.queue.async {
                 for connection in loop.connections {
-                    if connection.phase == .open {
+                    if connection.isOpen {
                         connection.close(code: .goingAway, reason: "Server shutting down")
-                    } else if connection.phase == .http || connection.phase == .upgrading {
+                    } else if connection.isBeforeUpgrade {
                         connection.closeSocket()
                     }
                 }

@@ -15,11 +15,12 @@ import Glibc
 /// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
 /// only through `loop.execute`.
 final class Connection: @unchecked Sendable {
+    /// Where the connection is, with what that stage needs.
     enum Phase {
         /// Reading the request head.
-        case http
-        /// The upgrade hook is deciding.
-        case upgrading
+        case http(HTTPHeadParser)
+        /// The route's upgrade hook is deciding; the bytes that followed the request wait.
+        case upgrading(WebSocketRoute, UpgradeRequest, remainder: [UInt8])
         /// WebSocket frames flow.
         case open
         /// Writing what is queued, then shutting down the write side (after an HTTP response or the close handshake).
@@ -43,8 +44,18 @@ final class Connection: @unchecked Sendable {
     let loop: EventLoop
     let server: ServerCore
     let remoteAddress: SocketAddress?
-    private(set) var phase: Phase = .http
-    private var parser: HTTPHeadParser
+    private(set) var phase: Phase
+    /// Whether WebSocket frames flow.
+    var isOpen: Bool { if case .open = phase { true } else { false } }
+    /// Whether the socket is closed.
+    var isClosed: Bool { if case .closed = phase { true } else { false } }
+    /// Whether the request is still being read or decided.
+    var isBeforeUpgrade: Bool {
+        switch phase {
+        case .http, .upgrading: true
+        default: false
+        }
+    }
     /// Whether the epoll set watches this socket for writability (while writes wait).
     private var watchingWritable = false
     /// Set while events are being delivered: writes are queued and flushed once afterwards.
@@ -72,7 +83,6 @@ final class Connection: @unchecked Sendable {
     /// The bytes of unfinished messages this connection has added to the server-wide total.
     private var unfinishedMessageBytes = 0
     private(set) var socket: WebSocket?
-    private var route: WebSocketRoute?
 
     /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
     private var timers: ConnectionTimers
@@ -83,7 +93,7 @@ final class Connection: @unchecked Sendable {
         self.loop = loop
         self.server = server
         self.remoteAddress = remoteAddress
-        parser = HTTPHeadParser(limits: server.configuration.headLimits)
+        phase = .http(HTTPHeadParser(limits: server.configuration.headLimits))
         timers = ConnectionTimers(server.timerSettings, acceptedAt: Monotonic.now)
     }
 
@@ -94,7 +104,7 @@ final class Connection: @unchecked Sendable {
     func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
         loop.register(self)
         if let head {
-            routeRequest(head, remainder: initialBytes)
+            carryOut(RequestDecision.decide(head, routes: server.routes), remainder: initialBytes)
         } else if !initialBytes.isEmpty {
             initialBytes.withUnsafeBytes { handleInput($0) }
         } else {
@@ -106,7 +116,7 @@ final class Connection: @unchecked Sendable {
 
     /// The socket has input (or was closed by the peer). On the queue.
     func readable() {
-        guard phase != .closed, pauseReasons.isEmpty else { return }
+        guard !isClosed, pauseReasons.isEmpty else { return }
         let buffer = loop.readBuffer
         while true {
             let n = transport.read(into: buffer)
@@ -139,7 +149,7 @@ final class Connection: @unchecked Sendable {
             engineCall { engine.receive(bytes) }
             processEngineEvents()
         case .upgrading:
-            // Reading is paused while the hook decides; bytes read before the pause wait in the parser's remainder.
+            // Reading is paused while the hook decides; bytes read before the pause wait in the phase.
             break
         case .finishing, .awaitingPeerFIN, .closed:
             break  // input after the close handshake, or after an HTTP response, is discarded
@@ -167,79 +177,58 @@ final class Connection: @unchecked Sendable {
     // MARK: - HTTP and the upgrade
 
     private func parseHead(_ bytes: UnsafeRawBufferPointer) {
+        guard case .http(var parser) = phase else { return }
+        // The phase lets go of the parser while it parses, so that its buffer, when a head
+        // spans reads, grows in place instead of being copied on every read.
+        phase = .finishing
+        let progress: HTTPHeadParser.Progress<HTTPRequestHead>
         do {
-            switch try parser.parseRequest(bytes) {
-            case .needMoreData:
-                return
-            case .complete(let head, let remainder):
-                parser = HTTPHeadParser(limits: server.configuration.headLimits)  // free the head's bytes
-                routeRequest(head, remainder: remainder)
-            }
+            progress = try parser.parseRequest(bytes)
         } catch {
-            reject(error.response, reason: error.reason)
+            refuse(error.response, reason: error.reason)
+            return
+        }
+        switch progress {
+        case .needMoreData:
+            phase = .http(parser)
+        case .complete(let head, let remainder):
+            carryOut(RequestDecision.decide(head, routes: server.routes), remainder: remainder)
         }
     }
 
-    private func routeRequest(_ head: HTTPRequestHead, remainder: [UInt8]) {
-        let route = server.routes.match(head.path)
-        if case .webSocket = route {} else {
-            // The upgrade's validation makes these checks itself, in its one pass over the head.
-            do {
-                try ServerHandshake.checkRequest(head)
-            } catch {
-                reject(error.response, reason: error.reason)
-                return
-            }
-        }
-        switch route {
-        case .none:
-            reject(HTTPResponse.text(404, "Not Found\n", headers: ["Connection": "close"]), reason: "no route for \(head.path)")
-        case .http(let handler):
-            guard head.method == "GET" || head.method == "HEAD" else {
-                reject(HTTPResponse.text(405, "Method Not Allowed\n", headers: ["Allow": "GET, HEAD", "Connection": "close"]), reason: "method \(head.method)")
-                return
-            }
-            var response = handler(head)
-            response.headers.replaceOrAdd(name: "Connection", value: "close")
+    /// Acts on what the request gets; `remainder` is what followed the request head.
+    private func carryOut(_ decision: RequestDecision, remainder: [UInt8]) {
+        switch decision {
+        case .refuse(let response, let reason):
+            refuse(response, reason: reason)
+        case .respond(let response, let includeBody):
             server.metrics.httpResponses.add(1, ordering: .relaxed)
             phase = .finishing
-            writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: head.method != "HEAD"), accounted: 0))
+            timers.handshakeAnswered()
+            writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: includeBody), accounted: 0))
             flush()
-        case .webSocket(let route):
-            let request: UpgradeRequest
-            do {
-                request = try ServerHandshake.validate(head)
-            } catch {
-                reject(error.response, reason: error.reason)
-                return
-            }
-            do {
-                try ServerHandshake.checkOrigin(request, allowed: route.allowedOrigins)
-            } catch {
-                reject(error.response, reason: "origin \(request.origin ?? "")")
-                return
-            }
-            self.route = route
-            phase = .upgrading
+        case .upgrade(let route, let request):
+            phase = .upgrading(route, request, remainder: remainder)
             guard let hook = route.upgradeHook else {
-                completeUpgrade(.accept, request: request, remainder: remainder)
+                completeUpgrade(.accept)
                 return
             }
             pause(.upgrade)
             let context = UpgradeContext(request: request, remoteAddress: remoteAddress)
             server.userTasks.run { [self] in
                 let decision = await hook(context)
-                loop.execute { self.completeUpgrade(decision, request: request, remainder: remainder) }
+                loop.execute { self.completeUpgrade(decision) }
             }
         }
     }
 
-    private func completeUpgrade(_ decision: UpgradeDecision, request: UpgradeRequest, remainder: [UInt8]) {
-        guard phase == .upgrading, let route else { return }
+    /// Carries out the upgrade hook's decision (or `.accept` for a route without a hook).
+    private func completeUpgrade(_ decision: UpgradeDecision) {
+        guard case .upgrading(let route, let request, let remainder) = phase else { return }
         switch decision {
         case .reject(var response):
             response.headers.replaceOrAdd(name: "Connection", value: "close")
-            reject(response, reason: "rejected by the upgrade hook")
+            refuse(response, reason: "rejected by the upgrade hook")
         case .accept(let subprotocol, let headers, let userInfo):
             var configuration = server.configuration.engine
             answersPings = configuration.repliesToPings
@@ -249,7 +238,7 @@ final class Connection: @unchecked Sendable {
                 acceptance = try ServerHandshake.accept(request, subprotocol: subprotocol, headers: headers,
                                                         extensions: server.configuration.extensions, engine: configuration)
             } catch {
-                reject(error.response, reason: error.reason)
+                refuse(error.response, reason: error.reason)
                 return
             }
             writeQueue.append(.init(header: nil, payload: acceptance.response, accounted: 0))
@@ -265,7 +254,7 @@ final class Connection: @unchecked Sendable {
             log(.debug, "WebSocket open", ["path": request.path])
             flush()
             route.open(socket, tasks: server.userTasks)
-            if !remainder.isEmpty, phase == .open {
+            if !remainder.isEmpty, isOpen {
                 setMessageAllowance()
                 engineCall { remainder.withUnsafeBytes { engine.receive($0) } }
                 processEngineEvents()
@@ -275,7 +264,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Answers with an HTTP error and closes.
-    private func reject(_ response: HTTPResponse, reason: String) {
+    private func refuse(_ response: HTTPResponse, reason: String) {
         server.metrics.rejected(status: response.status)
         log(.debug, "Handshake refused", ["status": String(response.status), "reason": reason])
         phase = .finishing
@@ -297,7 +286,7 @@ final class Connection: @unchecked Sendable {
         corked = true
         let pausesReading = server.configuration.backpressure == .pauseReading
         let mark = server.configuration.highWaterMark
-        while phase == .open, !pauseReasons.contains(.backpressure), let event = engineCall({ engine.nextEvent() }) {
+        while isOpen, !pauseReasons.contains(.backpressure), let event = engineCall({ engine.nextEvent() }) {
             switch event {
             case .message(let message):
                 loop.counters.messagesIn.add(1, ordering: .relaxed)
@@ -311,10 +300,10 @@ final class Connection: @unchecked Sendable {
             case .pong(let payload):
                 socket?.deliverPong(payload)
             case .close:
-                socket?.advanceState(to: .closed)  // the engine queued its answer; the close is reported once written
+                publishReadyState()  // the engine queued its answer; the close is reported once written
             case .failure(let error):
                 log(.debug, "Protocol error", ["code": String(error.code.rawValue), "reason": error.reason])
-                socket?.advanceState(to: .closed)
+                publishReadyState()
                 socket?.deliverError(WebSocketError.protocolError(error))
             }
             moveEngineOutput(accounting: 0)
@@ -324,6 +313,13 @@ final class Connection: @unchecked Sendable {
         accountUnfinishedMessage()
         sendEngineOutput()
         if upgraded && !writeQueue.isEmpty && !watchingWritable { flush() }
+    }
+
+    /// The one place the connection tells the WebSocket its state: the engine's, which only
+    /// moves forward (the WebSocket's own close() moves it to closing first, as a browser's does).
+    private func publishReadyState() {
+        let state = engine.readyState
+        if state != .open { socket?.advanceState(to: state) }
     }
 
     /// Queues the Pong for a Ping, or, while the write queue is over the high-water mark,
@@ -387,12 +383,12 @@ final class Connection: @unchecked Sendable {
     /// Publishes the engine's state to the WebSocket; once the closing handshake is over,
     /// starts the TCP close; while it runs, times it.
     private func followEngineState() {
+        publishReadyState()
         let state = engine.readyState
-        if state != .open { socket?.advanceState(to: state) }
-        if phase == .open, state == .closed {
+        if isOpen, state == .closed {
             phase = .finishing
             flush()
-        } else if phase == .open, state == .closing, !timers.isClosingTimed {
+        } else if isOpen, state == .closing, !timers.isClosingTimed {
             timers.closingStarted(at: Monotonic.now, server.timerSettings)
         }
     }
@@ -400,7 +396,7 @@ final class Connection: @unchecked Sendable {
     /// Sends a message for the application. On the queue. `accounted` bytes were added to
     /// `bufferedAmount` by the caller and come off as the frames are written.
     func send(_ message: Message, compress: Bool?, accounted: Int) -> Bool {
-        guard phase == .open, upgraded else {
+        guard isOpen, upgraded else {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
@@ -417,7 +413,7 @@ final class Connection: @unchecked Sendable {
 
     /// Queues prebuilt frames (a broadcast). On the queue.
     func send(prebuilt frames: [OutboundFrame], accounted: Int) -> Bool {
-        guard phase == .open, upgraded, (try? engine.send(prebuilt: frames)) != nil else {
+        guard isOpen, upgraded, (try? engine.send(prebuilt: frames)) != nil else {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
@@ -427,18 +423,18 @@ final class Connection: @unchecked Sendable {
     }
 
     func ping(_ payload: [UInt8]) {
-        guard phase == .open, (try? engine.ping(payload)) != nil else { return }
+        guard isOpen, (try? engine.ping(payload)) != nil else { return }
         sendEngineOutput()
     }
 
     func close(code: CloseCode?, reason: String) {
-        guard phase == .open, (try? engine.close(code: code, reason: reason)) != nil else { return }
+        guard isOpen, (try? engine.close(code: code, reason: reason)) != nil else { return }
         sendEngineOutput()
     }
 
     /// Drops the connection without a closing handshake.
     func terminate() {
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
         closeSocket()
     }
 
@@ -453,7 +449,7 @@ final class Connection: @unchecked Sendable {
             switch server.configuration.backpressure {
             case .pauseReading: pause(.backpressure)
             case .close:
-                if phase == .open {
+                if isOpen {
                     log(.info, "Closing a connection over its high-water mark", ["queued": String(queued)])
                     close(code: .policyViolation, reason: "Too much data queued")
                 }
@@ -467,17 +463,17 @@ final class Connection: @unchecked Sendable {
     func pause(_ reason: PauseReasons) {
         let wasRunning = pauseReasons.isEmpty
         pauseReasons.insert(reason)
-        if wasRunning, phase != .closed { updateInterest() }
+        if wasRunning, !isClosed { updateInterest() }
     }
 
     func resume(_ reason: PauseReasons) {
         guard pauseReasons.contains(reason) else { return }
         pauseReasons.remove(reason)
-        guard pauseReasons.isEmpty, phase != .closed else { return }
+        guard pauseReasons.isEmpty, !isClosed else { return }
         updateInterest()
         // Events that waited in the engine go first (not from inside a delivery, whose loop
         // goes on by itself).
-        if phase == .open, !corked, engine.hasEvents { processEngineEvents() }
+        if isOpen, !corked, engine.hasEvents { processEngineEvents() }
     }
 
     /// Tells the epoll set what to watch: input unless paused, writability while writes wait.
@@ -496,7 +492,7 @@ final class Connection: @unchecked Sendable {
     /// writability for the rest.
     private func flush() {
         var turnsLeft = Connection.writesPerTurn
-        while !writeQueue.isEmpty && phase != .closed {
+        while !writeQueue.isEmpty && !isClosed {
             if turnsLeft == 0 {
                 watchWritability()
                 return
@@ -517,7 +513,7 @@ final class Connection: @unchecked Sendable {
             let released = writeQueue.consume(written)
             if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         }
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
         stopWatchingWritability()
         writeQueueEmptied()
     }
@@ -532,7 +528,7 @@ final class Connection: @unchecked Sendable {
 
     /// The socket can take more bytes. On the queue.
     func writable() {
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
         flush()
     }
 
@@ -637,7 +633,7 @@ final class Connection: @unchecked Sendable {
     }
 
     private func transportFailed(_ error: SystemError) {
-        if phase == .open {
+        if isOpen {
             socket?.deliverError(WebSocketError.transport(error))
         }
         log(.debug, "Transport error", ["error": error.description])
@@ -646,7 +642,7 @@ final class Connection: @unchecked Sendable {
 
     /// Closes the socket, releases the sources and reports the close once.
     func closeSocket() {
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
         phase = .closed
         loop.unregister(self)
         transport.close()
@@ -658,7 +654,6 @@ final class Connection: @unchecked Sendable {
         server.connectionClosed()
         reportClose()
         socket = nil
-        route = nil
     }
 
     /// Tells the application, once, that the WebSocket has closed.

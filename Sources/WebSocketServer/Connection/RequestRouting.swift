@@ -1,0 +1,50 @@
+import WebSocketCore
+
+/// What a connection does with a request head, decided without I/O: the request rules of RFC
+/// 9112, the route table, RFC 6455 §4.2.1's validation and the route's Origin check. The
+/// connection carries the decision out (writes, hooks, the engine).
+enum RequestDecision {
+    /// Answer with an error and close; `reason` is for the log.
+    case refuse(HTTPResponse, reason: String)
+    /// Answer a plain HTTP route (GET, or HEAD without the body) and close.
+    case respond(HTTPResponse, includeBody: Bool)
+    /// A valid upgrade on a WebSocket route: the route's hook, if any, decides the rest.
+    case upgrade(WebSocketRoute, UpgradeRequest)
+
+    /// Decides what `head` gets.
+    static func decide(_ head: HTTPRequestHead, routes: Routes) -> RequestDecision {
+        let route = routes.match(head.path)
+        if case .webSocket = route {} else {
+            // The upgrade's validation makes these checks itself, in its one pass over the head.
+            do {
+                try ServerHandshake.checkRequest(head)
+            } catch {
+                return .refuse(error.response, reason: error.reason)
+            }
+        }
+        switch route {
+        case .none:
+            return .refuse(HTTPResponse.text(404, "Not Found\n", headers: ["Connection": "close"]), reason: "no route for \(head.path)")
+        case .http(let handler):
+            guard head.method == "GET" || head.method == "HEAD" else {
+                return .refuse(HTTPResponse.text(405, "Method Not Allowed\n", headers: ["Allow": "GET, HEAD", "Connection": "close"]),
+                               reason: "method \(head.method)")
+            }
+            var response = handler(head)
+            response.headers.replaceOrAdd(name: "Connection", value: "close")
+            return .respond(response, includeBody: head.method != "HEAD")
+        case .webSocket(let route):
+            do {
+                let request = try ServerHandshake.validate(head)
+                do {
+                    try ServerHandshake.checkOrigin(request, allowed: route.allowedOrigins)
+                } catch {
+                    return .refuse(error.response, reason: "origin \(request.origin ?? "")")
+                }
+                return .upgrade(route, request)
+            } catch {
+                return .refuse(error.response, reason: error.reason)
+            }
+        }
+    }
+}

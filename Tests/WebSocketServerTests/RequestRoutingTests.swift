@@ -1,0 +1,56 @@
+import Testing
+import WebSocketCore
+@testable import WebSocketServer
+
+/// The connection's request decisions, made without a socket.
+@Suite struct RequestRoutingTests {
+    let upgradeFields = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+    func routes() -> Routes {
+        let routes = Routes()
+        routes.add("/ws", .webSocket(WebSocketRoute(allowedOrigins: ["https://good.example"], upgradeHook: nil, onOpen: nil, task: nil)))
+        routes.add("/page", .http { _ in .text(200, "page") })
+        return routes
+    }
+
+    func decide(_ text: String, _ routes: Routes) throws -> RequestDecision {
+        var parser = HTTPHeadParser()
+        guard case .complete(let head, _) = try parser.parseRequest(Array(text.utf8)) else { throw TestError("incomplete") }
+        return RequestDecision.decide(head, routes: routes)
+    }
+
+    func status(_ decision: RequestDecision) -> Int? {
+        switch decision {
+        case .refuse(let response, _): response.status
+        case .respond(let response, _): response.status
+        case .upgrade: 101
+        }
+    }
+
+    @Test func eachRequestGetsItsAnswer() throws {
+        let routes = routes()
+        let cases: [(String, Int)] = [
+            ("GET /ws HTTP/1.1\r\nHost: a\r\n\(upgradeFields)\r\n", 101),
+            ("GET /ws HTTP/1.1\r\nHost: a\r\nOrigin: https://good.example\r\n\(upgradeFields)\r\n", 101),
+            ("GET /ws HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.example\r\n\(upgradeFields)\r\n", 403),
+            ("GET /ws HTTP/1.1\r\nHost: a\r\n\r\n", 426),
+            ("GET /page HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+            ("POST /page HTTP/1.1\r\nHost: a\r\n\r\n", 405),
+            ("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", 404),
+            ("GET /nowhere HTTP/1.1\r\n\r\n", 400),
+            ("GET /page HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        ]
+        for (request, expected) in cases {
+            #expect(status(try decide(request, routes)) == expected, "\(request.prefix(40))")
+        }
+    }
+
+    @Test func headGetsTheHeadOnlyAndEveryResponseAsksToClose() throws {
+        guard case .respond(let response, let includeBody) = try decide("HEAD /page HTTP/1.1\r\nHost: a\r\n\r\n", routes()) else {
+            Issue.record("not answered")
+            return
+        }
+        #expect(!includeBody)
+        #expect(response.headers["Connection"] == "close")
+    }
+}
