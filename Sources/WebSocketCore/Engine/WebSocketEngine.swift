@@ -326,10 +326,12 @@ public struct WebSocketEngine {
 
     /// Applies RFC 6455 §5's rules to the header just read and opens the frame.
     private mutating func beginFrame() -> Bool {
+        // §5.2: a reserved opcode fails the connection.
         guard let opcode = frame.opcode else {
             fail(.protocolError, "Reserved opcode 0x\(String(frame.opcodeValue, radix: 16))")
             return false
         }
+        // §5.1: a server closes on an unmasked client frame; a client on a masked server frame.
         switch role {
         case .server where frame.maskingKey == nil:
             fail(.protocolError, "A client frame was not masked")
@@ -342,6 +344,7 @@ public struct WebSocketEngine {
         }
         let length = frame.payloadLength
         if opcode.isControl {
+            // §5.5: control frames are whole, at most 125 bytes, and carry no extension bits.
             guard frame.fin else {
                 fail(.protocolError, "A fragmented control frame")
                 return false
@@ -356,6 +359,7 @@ public struct WebSocketEngine {
             }
             controlBuffer.removeAll(keepingCapacity: true)
         } else {
+            // §5.4: continuation frames continue an open message; a new one waits for its end.
             let isFirst: Bool
             if opcode == .continuation {
                 guard messageKind != nil else {
@@ -370,11 +374,13 @@ public struct WebSocketEngine {
                 }
                 isFirst = true
             }
+            // §5.2: RSV bits only as a negotiated extension defines them (RFC 7692 §6: RSV1).
             let allowedBits = extensionCodec?.reservedBits ?? []
             guard allowedBits.isSuperset(of: frame.reservedBits) else {
                 fail(.protocolError, "Reserved bits set that no extension negotiated")
                 return false
             }
+            // §10.4: limits on what a peer can make this end hold (1009, §7.4.1).
             guard length <= UInt64(configuration.maxFrameSize) else {
                 fail(.messageTooBig, "A frame of \(length) bytes is over the limit of \(configuration.maxFrameSize)")
                 return false
