@@ -7,10 +7,12 @@ import Glibc
 
 /// One accepted socket, from the first byte of its request to its close.
 ///
-/// It parses the HTTP head, routes it, runs the upgrade, then drives a ``WebSocketEngine``:
-/// reads feed the engine, the engine's events go to the ``WebSocket`` object, the engine's
-/// frames are written with `sendmsg` (header and payload as separate iovecs, never copied).
-/// All socket I/O goes through its ``Transport``.
+/// It reads the request head and carries out what ``RequestDecision`` decides for it (a
+/// response, a refusal, or the upgrade after the route's hook), then drives a
+/// ``WebSocketEngine``: reads feed the engine, the engine's events go to the ``WebSocket``
+/// object, the engine's frames wait in the ``WriteQueue`` and are written with `sendmsg`
+/// (header and payload as separate iovecs, never copied). Its timeouts are a
+/// ``ConnectionTimers`` policy. All socket I/O goes through its ``Transport``.
 ///
 /// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
 /// only through `loop.execute`.
