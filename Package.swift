@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "websocket-echo", targets: ["websocket-echo"]),
         .executable(name: "websocket-chat", targets: ["websocket-chat"]),
         .executable(name: "websocket-hello", targets: ["websocket-hello"]),
+        .executable(name: "websocket-explained", targets: ["websocket-explained"]),
         .executable(name: "websocket-core-bench", targets: ["websocket-core-bench"]),
     ],
     targets: [
@@ -30,6 +31,7 @@ let package = Package(
         .executableTarget(name: "websocket-echo", dependencies: ["ExampleSupport"], path: "Examples/websocket-echo"),
         .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport"], path: "Examples/websocket-chat"),
         .executableTarget(name: "websocket-hello", dependencies: ["ExampleSupport"], path: "Examples/websocket-hello"),
+        .executableTarget(name: "websocket-explained", dependencies: ["ExampleSupport"], path: "Examples/websocket-explained"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),

@@ -1,12 +1,14 @@
 """Interop: a real browser (headless Chromium through Selenium) against the example servers.
 
-    python3 Tests/Interop/browser.py ECHO_PORT ECHO_LOG CHAT_PORT HELLO_PORT
+    python3 Tests/Interop/browser.py ECHO_PORT ECHO_LOG CHAT_PORT HELLO_PORT EXPLAINED_PORT EXPLAINED_LOG
 
 - the chat page in two tabs: a message typed in one appears in both;
 - an echo script against websocket-echo (compression as Chromium offers it): multi-byte text,
   an ArrayBuffer, a 1 MiB message, and a close with code and reason, checked in the page and
   in the server's log;
-- the hello page: open -> "Hello from server, John" -> close 1000 about 5 s later.
+- the hello page: open -> "Hello from server, John" -> close 1000 about 5 s later;
+- the "WebSockets Explained" page: the server greets it with "Hello client!" and prints the
+  page's "Hello server!" as "Client: Hello server!".
 """
 import sys
 import time
@@ -20,6 +22,7 @@ import checks
 from checks import check
 
 ECHO, ECHO_LOG, CHAT, HELLO = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+EXPLAINED, EXPLAINED_LOG = int(sys.argv[5]), sys.argv[6]
 
 
 options = webdriver.ChromeOptions()
@@ -98,6 +101,16 @@ try:
         "[close] Connection closed cleanly, code=1000 reason=Goodbye",
     ], f"hello: open -> message -> close {lines}")
     check(4.5 <= elapsed <= 12, f"hello: closed about 5 s after the message ({elapsed:.1f} s)")
+
+    # The "WebSockets Explained" page, served at / beside its WebSocket at /.
+    driver.get(f"http://127.0.0.1:{EXPLAINED}/")
+    WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log li")) >= 1)
+    lines = [item.text for item in driver.find_elements(By.CSS_SELECTOR, "#log li")]
+    check(lines == ["Server: Hello client!"], f"explained: the page logs the server's greeting {lines}")
+    deadline = time.time() + 5
+    while time.time() < deadline and "Client: Hello server!" not in open(EXPLAINED_LOG).read():
+        time.sleep(0.1)
+    check("Client: Hello server!" in open(EXPLAINED_LOG).read(), "explained: the server prints the page's message")
 finally:
     driver.quit()
 

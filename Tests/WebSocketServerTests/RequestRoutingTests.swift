@@ -45,6 +45,16 @@ import WebSocketCore
         }
     }
 
+    @Test func onePathCanServeAPageAndItsWebSocket() throws {
+        let routes = Routes()
+        routes.add("/", .http { _ in .text(200, "page") })
+        routes.add("/", .webSocket(WebSocketRoute(allowedOrigins: nil, upgradeHook: nil, onOpen: nil, task: nil)))
+        #expect(status(try decide("GET / HTTP/1.1\r\nHost: a\r\n\r\n", routes)) == 200)
+        #expect(status(try decide("GET / HTTP/1.1\r\nHost: a\r\n\(upgradeFields)\r\n", routes)) == 101)
+        // An upgrade request that is not valid gets the WebSocket route's answer, not the page.
+        #expect(status(try decide("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", routes)) == 426)
+    }
+
     @Test func headGetsTheHeadOnlyAndEveryResponseAsksToClose() throws {
         guard case .respond(let response, let includeBody) = try decide("HEAD /page HTTP/1.1\r\nHost: a\r\n\r\n", routes()) else {
             Issue.record("not answered")

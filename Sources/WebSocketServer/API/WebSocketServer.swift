@@ -69,7 +69,8 @@ public final class WebSocketServer: Sendable {
     }
 
     /// Serves plain HTTP GET and HEAD on `path` (a page, a file, a health check). Other methods
-    /// get 405. The connection closes after the response.
+    /// get 405. The connection closes after the response. A path may also have a WebSocket
+    /// route: requests that ask for a WebSocket upgrade go there, all others here.
     public func http(_ path: String, handler: @escaping HTTPHandler) {
         core.routes.add(path, .http(handler))
     }

@@ -11,9 +11,16 @@ enum RequestDecision {
     /// A valid upgrade on a WebSocket route: the route's hook, if any, decides the rest.
     case upgrade(WebSocketRoute, UpgradeRequest)
 
-    /// Decides what `head` gets.
+    /// Decides what `head` gets. A path may have both a page and a WebSocket: a request that
+    /// asks for a WebSocket upgrade goes to the WebSocket route, any other to the page.
     static func decide(_ head: HTTPRequestHead, routes: Routes) -> RequestDecision {
-        let route = routes.match(head.path)
+        let entry = routes.match(head.path)
+        let route: Route?
+        if let socket = entry?.webSocket, entry?.http == nil || head.headers.containsToken("websocket", in: "Upgrade") {
+            route = .webSocket(socket)
+        } else {
+            route = entry?.http.map(Route.http)
+        }
         if case .webSocket = route {} else {
             // The upgrade's validation makes these checks itself, in its one pass over the head.
             do {

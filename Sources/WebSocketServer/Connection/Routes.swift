@@ -35,16 +35,35 @@ enum Route: Sendable {
     case webSocket(WebSocketRoute)
 }
 
+/// What serves one path: a plain HTTP handler, a WebSocket route, or both (a page and the
+/// socket its script opens, at one address; upgrade requests go to the WebSocket route).
+struct PathRoutes: Sendable {
+    var http: HTTPHandler?
+    var webSocket: WebSocketRoute?
+
+    mutating func add(_ route: Route) {
+        switch route {
+        case .http(let handler): http = handler
+        case .webSocket(let route): webSocket = route
+        }
+    }
+}
+
 /// Routes by exact path; `*` matches any path that has no route of its own.
 struct RouteTable: Sendable {
-    private var exact: [String: Route] = [:]
-    private var wildcard: Route?
+    private var exact: [String: PathRoutes] = [:]
+    private var wildcard: PathRoutes?
 
     mutating func add(_ path: String, _ route: Route) {
-        if path == "*" { wildcard = route } else { exact[path] = route }
+        if path == "*" {
+            wildcard = wildcard ?? PathRoutes()
+            wildcard!.add(route)
+        } else {
+            exact[path, default: PathRoutes()].add(route)
+        }
     }
 
-    func match(_ path: String) -> Route? { exact[path] ?? wildcard }
+    func match(_ path: String) -> PathRoutes? { exact[path] ?? wildcard }
 }
 
 /// The server's routes: filled while the server is set up, then fixed by the first lookup (the
@@ -66,7 +85,7 @@ final class Routes: Sendable {
         }
     }
 
-    func match(_ path: String) -> Route? {
+    func match(_ path: String) -> PathRoutes? {
         if let fixed = fixed.load() { return fixed.table.match(path) }
         // The first lookup fixes the table; under the lock, so that no add() slips past it.
         return building.withLock { table in fixed.storeIfNil(Fixed(table)) }.table.match(path)
