@@ -47,8 +47,9 @@ extension WebSocketServerTests {
 }
 
 /// Runs `body` on a new thread.
+///
+/// `@unchecked Sendable`: the body is handed to the new thread once and never touched again here.
 final class Thread: @unchecked Sendable {
-    // `@unchecked`: the body is handed to the new thread once and never touched again here.
     private let body: () -> Void
     init(_ body: @escaping () -> Void) { self.body = body }
     func start() {
