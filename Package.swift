@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
         .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
+        .library(name: "WebSocketTLS", targets: ["WebSocketTLS"]),
         .executable(name: "websocket-echo", targets: ["websocket-echo"]),
         .executable(name: "websocket-chat", targets: ["websocket-chat"]),
         .executable(name: "websocket-hello", targets: ["websocket-hello"]),
@@ -25,9 +26,19 @@ let package = Package(
         .target(name: "WebSocketServer", dependencies: ["WebSocketCore", "CWebSocketShims"]),
         // accept4(2), which Swift's Glibc module does not declare.
         .target(name: "CWebSocketShims"),
+        // The system OpenSSL 3, for TLS. Only WebSocketTLS uses it: a server without TLS builds
+        // without OpenSSL's headers.
+        .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // wss:// and https:// for WebSocketServer (and its client), on COpenSSL.
+        .target(name: "WebSocketTLS", dependencies: ["WebSocketServer", "COpenSSL"]),
 
         // The examples, and what they share (options, the start line, shutdown on SIGINT/SIGTERM).
-        .target(name: "ExampleSupport", dependencies: ["WebSocketServer"], path: "Examples/ExampleSupport"),
+        .target(name: "ExampleSupport", dependencies: ["WebSocketServer", "WebSocketTLS"], path: "Examples/ExampleSupport"),
         .executableTarget(name: "websocket-echo", dependencies: ["ExampleSupport"], path: "Examples/websocket-echo"),
         .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport"], path: "Examples/websocket-chat"),
         .executableTarget(name: "websocket-hello", dependencies: ["ExampleSupport"], path: "Examples/websocket-hello"),
@@ -35,7 +46,8 @@ let package = Package(
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
-        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore"]),
+        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS"],
+                    exclude: ["TLSFixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

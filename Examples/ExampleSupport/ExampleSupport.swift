@@ -4,6 +4,7 @@
 import Dispatch
 import WebSocketCore
 import WebSocketServer
+import WebSocketTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,22 +15,26 @@ public func say(_ line: String) {
     fflush(nil)
 }
 
-/// Reads `--host`, `--port` and the example's own options from the command line.
+/// Reads `--host`, `--port`, `--tls-cert FILE --tls-key FILE` (which turn TLS on) and the
+/// example's own options from the command line.
 ///
 /// - Parameters:
 ///   - usage: the usage line printed for `--help` and on an unknown option.
-///   - configuration: updated with `--host` and `--port`.
+///   - configuration: updated with `--host`, `--port` and the TLS files.
 ///   - options: the example's own options that take a value.
 ///   - flags: the example's own options that take none.
 /// - Returns: the values given for `options`, and `""` for each flag given.
 public func parseArguments(usage: String, configuration: inout WebSocketServer.Configuration,
                            options: Set<String> = [], flags: Set<String> = []) -> [String: String] {
     var given: [String: String] = [:]
+    var tlsFiles: (certificate: String?, key: String?)
     var arguments = CommandLine.arguments.dropFirst()
     while let argument = arguments.popFirst() {
         switch argument {
         case "--host": configuration.host = arguments.popFirst() ?? configuration.host
         case "--port": configuration.port = Int(arguments.popFirst() ?? "") ?? configuration.port
+        case "--tls-cert": tlsFiles.certificate = arguments.popFirst()
+        case "--tls-key": tlsFiles.key = arguments.popFirst()
         case "--help", "-h":
             say("usage: \(usage)")
             exit(0)
@@ -44,7 +49,26 @@ public func parseArguments(usage: String, configuration: inout WebSocketServer.C
             }
         }
     }
+    switch tlsFiles {
+    case (nil, nil):
+        break
+    case (let certificate?, let key?):
+        configuration.transportSecurity = .tls(TLSServerConfiguration(certificateChainFile: certificate, privateKeyFile: key))
+    default:
+        say("--tls-cert and --tls-key go together\nusage: \(usage)")
+        exit(2)
+    }
     return given
+}
+
+/// `https` or `http`, as the configuration serves TLS or not.
+public func httpScheme(_ configuration: WebSocketServer.Configuration) -> String {
+    configuration.transportSecurity == nil ? "http" : "https"
+}
+
+/// `wss` or `ws`, as the configuration serves TLS or not.
+public func webSocketScheme(_ configuration: WebSocketServer.Configuration) -> String {
+    configuration.transportSecurity == nil ? "ws" : "wss"
 }
 
 /// Starts `server`, prints `announce(address)`, and serves until SIGINT or SIGTERM, which shut

@@ -13,7 +13,7 @@ import WebSocketServer
 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 8080)
 configuration.engine.maxMessageSize = 64 << 10
 configuration.extensions = [PerMessageDeflate()]
-let options = parseArguments(usage: "websocket-chat [--host HOST] [--port PORT] [--max-length CHARACTERS] [--allow-origin ORIGIN,...]",
+let options = parseArguments(usage: "websocket-chat [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--max-length CHARACTERS] [--allow-origin ORIGIN,...]",
                              configuration: &configuration, options: ["--max-length", "--allow-origin"])
 let limit = options["--max-length"].flatMap(Int.init) ?? 50
 let otherOrigins = Set((options["--allow-origin"] ?? "").split(separator: ",").map(String.init))
@@ -43,4 +43,4 @@ server.webSocket("/ws", upgrade: { checkOrigin($0) }) { socket in
     }
 }
 
-serve(server, name: "websocket-chat") { "websocket-chat: open http://\(displayHost($0)):\($0.port)/ in two browser tabs" }
+serve(server, name: "websocket-chat") { "websocket-chat: open \(httpScheme(configuration))://\(displayHost($0)):\($0.port)/ in two browser tabs" }

@@ -13,7 +13,7 @@ configuration.engine.maxMessageSize = 64 << 20
 configuration.engine.maxFrameSize = 64 << 20
 configuration.maxConnections = 100_000  // a load-test target
 let options = parseArguments(
-    usage: "websocket-echo [--host HOST] [--port PORT] [--compression] [--max-message-size BYTES] [--log-closes] [--loops N]",
+    usage: "websocket-echo [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--compression] [--max-message-size BYTES] [--log-closes] [--loops N]",
     configuration: &configuration, options: ["--max-message-size", "--loops"], flags: ["--compression", "--log-closes"])
 if let size = options["--max-message-size"].flatMap(Int.init) {
     configuration.engine.maxMessageSize = size
@@ -34,4 +34,4 @@ server.webSocket("*") { socket in
     }
 }
 
-serve(server, name: "websocket-echo") { "websocket-echo listening on ws://\($0)/" }
+serve(server, name: "websocket-echo") { "websocket-echo listening on \(webSocketScheme(configuration))://\($0)/" }

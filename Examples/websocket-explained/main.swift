@@ -10,7 +10,7 @@ import WebSocketCore
 import WebSocketServer
 
 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 1234)
-_ = parseArguments(usage: "websocket-explained [--host HOST] [--port PORT]", configuration: &configuration)
+_ = parseArguments(usage: "websocket-explained [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE]", configuration: &configuration)
 
 let server = WebSocketServer(configuration: configuration)
 
@@ -27,4 +27,4 @@ server.webSocket("/") { socket in
     }
 }
 
-serve(server, name: "websocket-explained") { "websocket-explained: open http://\(displayHost($0)):\($0.port)/" }
+serve(server, name: "websocket-explained") { "websocket-explained: open \(httpScheme(configuration))://\(displayHost($0)):\($0.port)/" }

@@ -8,7 +8,7 @@ import WebSocketCore
 import WebSocketServer
 
 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 8081)
-let options = parseArguments(usage: "websocket-hello [--host HOST] [--port PORT] [--close-after SECONDS]",
+let options = parseArguments(usage: "websocket-hello [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--close-after SECONDS]",
                              configuration: &configuration, options: ["--close-after"])
 let delay = options["--close-after"].flatMap(Double.init) ?? 5
 
@@ -28,4 +28,4 @@ server.webSocket("/ws") { socket in
     }
 }
 
-serve(server, name: "websocket-hello") { "websocket-hello: open http://\(displayHost($0)):\($0.port)/" }
+serve(server, name: "websocket-hello") { "websocket-hello: open \(httpScheme(configuration))://\(displayHost($0)):\($0.port)/" }

@@ -1,6 +1,7 @@
 import Dispatch
 import WebSocketCore
 import WebSocketServer
+@testable import WebSocketTLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,9 +11,13 @@ struct TestError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A blocking TCP connection with timeouts, for driving the server from tests.
+/// A blocking TCP connection with timeouts, for driving the server from tests; TLS on top
+/// once ``startTLS(_:serverName:)`` has run.
 final class RawConnection {
     let fd: Int32
+    /// The TLS session, after startTLS.
+    private(set) var tls: TLSTransport?
+    private var scratch: UnsafeMutableRawBufferPointer?
 
     /// Connects; `receiveBuffer` sets SO_RCVBUF first (set later, a smaller buffer than the
     /// window already advertised makes the kernel drop segments, the ACKs in them included).
@@ -45,9 +50,40 @@ final class RawConnection {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { close(fd) }
+    deinit {
+        if let tls { tls.close() } else { close(fd) }
+        scratch?.deallocate()
+    }
+
+    /// Runs a TLS handshake as the client; what the server showed of itself comes back.
+    @discardableResult
+    func startTLS(_ context: ClientTLS, serverName: String) throws -> TLSInfo {
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let tls = context.makeTransport(fd: fd, host: serverName)
+        self.tls = tls
+        scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 16)
+        switch tls.handshake() {
+        case .moved: return tls.tlsInfo!
+        case .failed(let error): throw TestError("TLS handshake failed: \(error)")
+        case let other: throw TestError("TLS handshake did not finish: \(other)")
+        }
+    }
 
     func write(_ bytes: [UInt8]) throws {
+        if let tls, let scratch {
+            var offset = 0
+            while offset < bytes.count {
+                let status = bytes[offset...].withUnsafeBytes { chunk in
+                    var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: chunk.baseAddress!), iov_len: chunk.count)
+                    return tls.write(&vector, count: 1, scratch: scratch)
+                }
+                guard case .moved(let n) = status else { throw TestError("TLS write failed: \(status)") }
+                offset += n
+            }
+            return
+        }
         var offset = 0
         while offset < bytes.count {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -60,10 +96,20 @@ final class RawConnection {
 
     /// Reads what is available within `timeout` ms: nil on EOF or reset, [] on timeout.
     func read(timeout: Int32 = 5000, max: Int = 1 << 20) -> [UInt8]? {
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&pfd, 1, timeout)
-        if ready == 0 { return [] }
+        if tls?.hasBufferedInput != true {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, timeout)
+            if ready == 0 { return [] }
+        }
         var buffer = [UInt8](repeating: 0, count: max)
+        if let tls {
+            let status = buffer.withUnsafeMutableBytes { tls.read(into: $0) }
+            switch status {
+            case .moved(let n): return Array(buffer[0..<n])
+            case .wouldBlock: return []
+            default: return nil
+            }
+        }
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         if n <= 0 { return nil }
         return Array(buffer[0..<n])
@@ -112,9 +158,15 @@ final class TestClient: @unchecked Sendable {
     let accepted: ClientHandshake.Accepted
     let responseHead: HTTPResponseHead
 
+    /// What the server showed in the TLS handshake, for a client over TLS.
+    private(set) var tlsInfo: TLSInfo?
+
+    /// Connects and upgrades; with `tls`, over TLS with that context, asking for `serverName`.
     init(port: Int, host: String = "127.0.0.1", path: String = "/", subprotocols: [String] = [], extensions: [ExtensionOffer] = [],
-         headers: HTTPHeaders = HTTPHeaders(), configuration: WebSocketEngine.Configuration = .init(), receiveBuffer: Int32? = nil) throws {
+         headers: HTTPHeaders = HTTPHeaders(), configuration: WebSocketEngine.Configuration = .init(), receiveBuffer: Int32? = nil,
+         tls: (context: ClientTLS, serverName: String)? = nil) throws {
         connection = try RawConnection(port: port, host: host, receiveBuffer: receiveBuffer)
+        if let tls { tlsInfo = try connection.startTLS(tls.context, serverName: tls.serverName) }
         // An IPv6 literal goes in brackets in Host (RFC 3986 §3.2.2).
         let authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let handshake = ClientHandshake(host: authority, path: path, subprotocols: subprotocols, extensions: extensions, headers: headers)

@@ -65,6 +65,10 @@ extension WebSocketServer {
         public var backpressure: BackpressurePolicy
         /// Extensions offered to clients, in order of preference (permessage-deflate).
         public var extensions: [any ExtensionNegotiator]
+        /// TLS for every accepted connection (`https://` and `wss://`), from the
+        /// `WebSocketTLS` module; nil serves plain TCP. ``WebSocketServer/start()`` loads the
+        /// certificates and throws if one is missing or wrong.
+        public var transportSecurity: TransportSecurity?
         /// Where log lines go; nil logs nothing.
         public var logHandler: LogHandler?
         /// The least severe level passed to ``logHandler``.
@@ -92,6 +96,7 @@ extension WebSocketServer {
             highWaterMark = 1 << 20
             backpressure = .pauseReading
             extensions = []
+            transportSecurity = nil
             logHandler = nil
             logLevel = .info
         }

@@ -12,6 +12,9 @@ public struct ServerMetrics: Sendable, Hashable {
     public var handshakesRejected: [Int: Int]
     /// Plain HTTP responses served by routes.
     public var httpResponses: Int
+    /// Connections dropped because their TLS handshake failed (garbage, a truncated record, a
+    /// reset, an unacceptable certificate) or because they spoke plain HTTP to a TLS port.
+    public var tlsHandshakesFailed: Int
     /// Messages received.
     public var messagesIn: Int
     /// Messages sent.
@@ -29,6 +32,7 @@ final class Metrics: Sendable {
     let openWebSockets = Atomic<Int>(0)
     let handshakesAccepted = Atomic<Int>(0)
     let httpResponses = Atomic<Int>(0)
+    let tlsHandshakesFailed = Atomic<Int>(0)
     private let rejections = Locked<[Int: Int]>([:])
 
     func rejected(status: Int) { rejections.withLock { $0[status, default: 0] += 1 } }
@@ -48,6 +52,7 @@ final class Metrics: Sendable {
             handshakesAccepted: handshakesAccepted.load(ordering: .relaxed),
             handshakesRejected: rejections.withLock { $0 },
             httpResponses: httpResponses.load(ordering: .relaxed),
+            tlsHandshakesFailed: tlsHandshakesFailed.load(ordering: .relaxed),
             messagesIn: total.messagesIn,
             messagesOut: total.messagesOut,
             bytesIn: total.bytesIn,

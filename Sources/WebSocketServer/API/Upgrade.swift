@@ -6,11 +6,15 @@ public struct UpgradeContext: Sendable {
     public var request: UpgradeRequest
     /// The peer's address, if known.
     public var remoteAddress: SocketAddress?
+    /// The TLS session the request came over (`wss://`), with the client certificate's subject
+    /// under mutual TLS; nil for plain `ws://`.
+    public var tls: TLSInfo?
 
     /// Makes a context; the server makes one per upgrade, tests of a hook make their own.
-    public init(request: UpgradeRequest, remoteAddress: SocketAddress? = nil) {
+    public init(request: UpgradeRequest, remoteAddress: SocketAddress? = nil, tls: TLSInfo? = nil) {
         self.request = request
         self.remoteAddress = remoteAddress
+        self.tls = tls
     }
 }
 

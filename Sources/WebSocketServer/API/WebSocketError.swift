@@ -7,6 +7,9 @@ public enum WebSocketError: Error, Sendable, Hashable {
     case protocolError(ProtocolError)
     /// The socket failed (reset by the peer, for instance).
     case transport(SystemError)
+    /// The TLS layer failed: a bad record, an alert from the peer, a failed handshake. The
+    /// text is OpenSSL's reason.
+    case tls(String)
     /// The connection is closing or closed, so the message was not sent.
     case notOpen
     /// A close code that may not be sent (below 1000, 1004-1006, 1015, 1016-2999, 5000 and up).

@@ -31,6 +31,8 @@ public final class WebSocketServer: Sendable {
         // its own handler; Dispatch sources are thread-safe, the overlay just does not say so.
         var source: DispatchSourceRead?
         var address: SocketAddress?
+        /// Makes each accepted connection's TLS, when the configuration asks for TLS.
+        var security: (any SecureTransportFactory)?
     }
 
     /// Makes a server; nothing listens until ``start()``. Connections handed over with
@@ -78,9 +80,13 @@ public final class WebSocketServer: Sendable {
     // MARK: - Listening
 
     /// Starts listening and returns the bound address (with the port chosen, if 0 was asked).
+    ///
+    /// With ``Configuration/transportSecurity`` set, the certificates are loaded first; a
+    /// missing, unreadable or mismatched file throws an error that names it.
     @discardableResult
     public func start() throws -> SocketAddress {
         let configuration = core.configuration
+        let security = try configuration.transportSecurity?.load()
         let fd = try Socket.listen(host: configuration.host, port: configuration.port,
                                    backlog: configuration.backlog, reusePort: configuration.reusePort)
         let address = Socket.localAddress(of: fd) ?? SocketAddress(host: configuration.host, port: configuration.port)
@@ -88,11 +94,12 @@ public final class WebSocketServer: Sendable {
         // at once, without a hop to another thread.
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: core.loops[0].queue)
         let box = DispatchBox(source)
-        source.setEventHandler { [core] in WebSocketServer.acceptAll(fd: fd, core: core, source: box.value) }
+        source.setEventHandler { [core] in WebSocketServer.acceptAll(fd: fd, core: core, security: security, source: box.value) }
         source.setCancelHandler { _ = Glibc.close(fd) }
         listener.withLock {
             $0.source = source
             $0.address = address
+            $0.security = security
         }
         source.resume()
         core.log(.info, "Listening", ["address": address.description])
@@ -102,7 +109,20 @@ public final class WebSocketServer: Sendable {
     /// The address the server listens on, once started.
     public var localAddress: SocketAddress? { listener.withLock { $0.address } }
 
-    private static func acceptAll(fd: Int32, core: ServerCore, source: DispatchSourceRead) {
+    /// Reads the TLS certificates and keys again from where the configuration names them (a
+    /// file replaced by a renewal, for instance). Connections accepted from now on use the new
+    /// ones; open connections go on with the ones they started with. Call it when the
+    /// certificates change, or on `SIGHUP`.
+    ///
+    /// - Throws: what is wrong with the new files; the server then goes on with the old ones.
+    ///   ``WebSocketServerError/notSecured`` if the server was not started with TLS.
+    public func reloadCertificates() throws {
+        guard let security = listener.withLock({ $0.security }) else { throw WebSocketServerError.notSecured }
+        try security.reload()
+        core.log(.info, "Certificates reloaded")
+    }
+
+    private static func acceptAll(fd: Int32, core: ServerCore, security: (any SecureTransportFactory)?, source: DispatchSourceRead) {
         while true {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -139,7 +159,8 @@ public final class WebSocketServer: Sendable {
             }
             Socket.configureAccepted(client, noDelay: core.configuration.noDelay)
             let loop = core.pickLoop()
-            let connection = Connection(transport: SocketTransport(fd: client), loop: loop, server: core, remoteAddress: Socket.address(from: storage))
+            let transport = security?.makeServerTransport(fd: client) ?? SocketTransport(fd: client)
+            let connection = Connection(transport: transport, loop: loop, server: core, remoteAddress: Socket.address(from: storage))
             if loop.isCurrent {
                 connection.start()
             } else {

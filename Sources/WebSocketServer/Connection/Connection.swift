@@ -60,6 +60,12 @@ final class Connection: @unchecked Sendable {
     }
     /// Whether the epoll set watches this socket for writability (while writes wait).
     private var watchingWritable = false
+    /// Whether reading waits for the socket to become writable (TLS has a handshake message
+    /// to send before it can go on reading).
+    private var readWaitsForWritable = false
+    /// Whether writing waits for the socket to become readable (TLS needs a handshake message
+    /// from the peer before it can go on writing).
+    private var writeWaitsForReadable = false
     /// Set while events are being delivered: writes are queued and flushed once afterwards.
     private var corked = false
     private var pauseReasons: PauseReasons = []
@@ -118,25 +124,39 @@ final class Connection: @unchecked Sendable {
 
     /// The socket has input (or was closed by the peer). On the queue.
     func readable() {
+        guard !isClosed else { return }
+        if writeWaitsForReadable {
+            writeWaitsForReadable = false
+            updateInterest()
+            flush()
+        }
         guard !isClosed, pauseReasons.isEmpty else { return }
         let buffer = loop.readBuffer
         while true {
-            let n = transport.read(into: buffer)
-            if n > 0 {
+            switch transport.read(into: buffer) {
+            case .moved(let n):
                 timers.inputArrived()
                 loop.counters.bytesIn.add(n, ordering: .relaxed)
                 handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                return
-            }
-            if n == 0 {
+                // TLS may hold input it has read from the socket but not yet returned, which
+                // epoll will not announce: go on while it does.
+                guard transport.hasBufferedInput, !isClosed, pauseReasons.isEmpty else { return }
+            case .endOfStream:
                 peerClosed()
                 return
-            }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK: return
-            default:
-                transportFailed(SystemError(call: "read", errno: errno))
+            case .wouldBlock(.readable):
+                return
+            case .wouldBlock(.writable):
+                readWaitsForWritable = true
+                updateInterest()
+                return
+            case .notTLS:
+                server.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed)
+                refuse(HTTPResponse.text(400, "This port speaks TLS: use https:// or wss://\n", headers: ["Connection": "close"]),
+                       reason: "plain HTTP on a TLS port")
+                return
+            case .failed(let error):
+                transportFailed(error)
                 return
             }
         }
@@ -216,7 +236,7 @@ final class Connection: @unchecked Sendable {
                 return
             }
             pause(.upgrade)
-            let context = UpgradeContext(request: request, remoteAddress: remoteAddress)
+            let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo)
             server.userTasks.run { [self] in
                 let decision = await hook(context)
                 loop.execute { self.completeUpgrade(decision) }
@@ -476,11 +496,14 @@ final class Connection: @unchecked Sendable {
         // Events that waited in the engine go first (not from inside a delivery, whose loop
         // goes on by itself).
         if isOpen, !corked, engine.hasEvents { processEngineEvents() }
+        // Input TLS holds would wait for an epoll event that never comes.
+        if transport.hasBufferedInput { loop.queue.async { [self] in readable() } }
     }
 
-    /// Tells the epoll set what to watch: input unless paused, writability while writes wait.
+    /// Tells the epoll set what to watch: input unless paused (or while a TLS write waits for
+    /// input), writability while writes wait (or while a TLS read waits to write).
     private func updateInterest() {
-        loop.setInterest(fd, read: pauseReasons.isEmpty, write: watchingWritable)
+        loop.setInterest(fd, read: pauseReasons.isEmpty || writeWaitsForReadable, write: watchingWritable || readWaitsForWritable)
     }
 
     // MARK: - Writing
@@ -500,37 +523,50 @@ final class Connection: @unchecked Sendable {
                 return
             }
             turnsLeft -= 1
-            let written = writeBatch()
-            if written < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == EAGAIN || code == EWOULDBLOCK {
-                    watchWritability()
-                    return
-                }
-                transportFailed(SystemError(call: "sendmsg", errno: code))
+            switch writeBatch() {
+            case .moved(let written):
+                loop.counters.bytesOut.add(written, ordering: .relaxed)
+                let released = writeQueue.consume(written)
+                if released > 0 { socket?.bufferedAmountChanged(by: -released) }
+            case .wouldBlock(.writable):
+                watchWritability()
+                return
+            case .wouldBlock(.readable):
+                writeWaitsForReadable = true
+                updateInterest()
+                checkBackpressure()
+                return
+            case .failed(let error):
+                transportFailed(error)
+                return
+            case .endOfStream, .notTLS:
+                // Not what a write reports; treated as the peer having gone.
+                transportFailed(.transport(SystemError(call: "sendmsg", errno: EPIPE)))
                 return
             }
-            loop.counters.bytesOut.add(written, ordering: .relaxed)
-            let released = writeQueue.consume(written)
-            if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         }
         guard !isClosed else { return }
         stopWatchingWritability()
         writeQueueEmptied()
     }
 
-    /// One `sendmsg` of up to 64 queued items, each as a header iovec and a payload iovec.
-    private func writeBatch() -> Int {
-        let transport = self.transport, iovecs = loop.iovecs
+    /// One write of up to 64 queued items, each as a header iovec and a payload iovec.
+    private func writeBatch() -> TransportStatus {
+        let transport = self.transport, iovecs = loop.iovecs, scratch = loop.writeScratch
         return writeQueue.withIOVecs(max: EventLoop.iovecCapacity / 2, headerScratch: loop.headerScratch, iovecs: iovecs) { count in
-            transport.write(iovecs, count: count)
+            transport.write(iovecs, count: count, scratch: scratch)
         }
     }
 
     /// The socket can take more bytes. On the queue.
     func writable() {
         guard !isClosed else { return }
+        if readWaitsForWritable {
+            readWaitsForWritable = false
+            updateInterest()
+            readable()
+            guard !isClosed else { return }
+        }
         flush()
     }
 
@@ -558,7 +594,9 @@ final class Connection: @unchecked Sendable {
             reportClose()
             if upgraded, engine.failure == nil, engine.closeReceived != nil, engine.closeSent != nil {
                 // Both Close frames have crossed: the peer sends nothing more, so the server
-                // closes the TCP connection at once, as RFC 6455 §7.1.1 asks.
+                // closes the TCP connection at once, as RFC 6455 §7.1.1 asks (after TLS's
+                // close_notify, which tells the peer nothing was cut off).
+                transport.shutdownWrite()
                 closeSocket()
                 return
             }
@@ -627,18 +665,18 @@ final class Connection: @unchecked Sendable {
 
     /// The socket hung up or failed while reading was paused. On the queue.
     func transportLost() {
-        transportFailed(SystemError(call: "epoll", errno: ECONNRESET))
+        transportFailed(.transport(SystemError(call: "epoll", errno: ECONNRESET)))
     }
 
     private func peerClosed() {
         closeSocket()
     }
 
-    private func transportFailed(_ error: SystemError) {
+    private func transportFailed(_ error: WebSocketError) {
         if isOpen {
-            socket?.deliverError(WebSocketError.transport(error))
+            socket?.deliverError(error)
         }
-        log(.debug, "Transport error", ["error": error.description])
+        log(.debug, transport.isHandshaking ? "TLS handshake failed" : "Transport error", ["error": "\(error)"])
         closeSocket()
     }
 
@@ -646,10 +684,13 @@ final class Connection: @unchecked Sendable {
     func closeSocket() {
         guard !isClosed else { return }
         phase = .closed
+        if transport.isHandshaking { server.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed) }
         loop.unregister(self)
         transport.close()
         pauseReasons = []
         watchingWritable = false
+        readWaitsForWritable = false
+        writeWaitsForReadable = false
         let released = writeQueue.removeAll()
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         releaseUnfinishedMessage()

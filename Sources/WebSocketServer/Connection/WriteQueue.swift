@@ -118,13 +118,13 @@ struct WriteQueue {
     /// Describes up to `max` items from the front as iovecs (a header iovec, copied into
     /// `headerScratch` at 16 bytes a slot, and a payload iovec each, skipping what was written
     /// already) and calls `body` with the iovec count while every payload is pinned.
-    func withIOVecs(max: Int, headerScratch: UnsafeMutableRawPointer, iovecs: UnsafeMutablePointer<iovec>,
-                    _ body: (Int) -> Int) -> Int {
+    func withIOVecs<Result>(max: Int, headerScratch: UnsafeMutableRawPointer, iovecs: UnsafeMutablePointer<iovec>,
+                            _ body: (Int) -> Result) -> Result {
         let end = Swift.min(count, max)
         let mask = slots.count - 1
         // Recursive so that every payload stays pinned (inside its withUnsafeBytes) until the
         // one call that writes them all; the state travels in the arguments.
-        func fill(_ index: Int, _ iovCount: Int) -> Int {
+        func fill(_ index: Int, _ iovCount: Int) -> Result {
             if index == end { return body(iovCount) }
             var iovCount = iovCount
             var skip = index == 0 ? frontOffset : 0

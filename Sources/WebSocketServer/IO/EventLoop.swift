@@ -23,6 +23,8 @@ final class EventLoop: @unchecked Sendable {
     static let iovecCapacity = 64
     /// Frame headers copied here for the iovecs of one `sendmsg` (16 bytes a slot).
     let headerScratch: UnsafeMutableRawPointer
+    /// Where a TLS transport puts queued bytes together for one record (16 KiB, a record's most).
+    let writeScratch: UnsafeMutableRawBufferPointer
     private let epollFD: Int32
     private let readyDescriptors: UnsafeMutablePointer<Int32>
     private let readyEvents: UnsafeMutablePointer<UInt32>
@@ -40,6 +42,7 @@ final class EventLoop: @unchecked Sendable {
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
         iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: EventLoop.iovecCapacity)
         headerScratch = UnsafeMutableRawPointer.allocate(byteCount: 16 * EventLoop.iovecCapacity, alignment: 16)
+        writeScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 16)
         readyDescriptors = UnsafeMutablePointer<Int32>.allocate(capacity: EventLoop.eventCapacity)
         readyEvents = UnsafeMutablePointer<UInt32>.allocate(capacity: EventLoop.eventCapacity)
         epollFD = cws_epoll_create()
@@ -56,6 +59,7 @@ final class EventLoop: @unchecked Sendable {
         readBuffer.deallocate()
         iovecs.deallocate()
         headerScratch.deallocate()
+        writeScratch.deallocate()
         readyDescriptors.deallocate()
         readyEvents.deallocate()
     }

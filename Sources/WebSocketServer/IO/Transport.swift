@@ -3,44 +3,116 @@ import CWebSocketShims
 import Glibc
 #endif
 
+/// What a transport call did.
+package enum TransportStatus {
+    /// Bytes moved: read into the buffer (more than 0), or taken from the iovecs.
+    case moved(Int)
+    /// The peer ended the stream (TCP FIN; for TLS, close_notify or a FIN).
+    case endOfStream
+    /// Nothing can move until the socket is ready for `Readiness`. TLS may need the socket to
+    /// be writable to go on reading (a handshake message to send) or readable to go on
+    /// writing (a handshake message to receive).
+    case wouldBlock(Readiness)
+    /// The peer sent plain text to a TLS port. The transport now passes bytes through
+    /// unencrypted, so that a short HTTP refusal can reach the peer.
+    case notTLS
+    /// The stream failed.
+    case failed(WebSocketError)
+
+    /// What a socket must become before a blocked call can go on.
+    package enum Readiness {
+        case readable, writable
+    }
+}
+
 /// The byte stream under a connection. The connection code reads, writes and closes through
-/// this seam only, so that TLS (`wss://`) can slide in underneath without touching the
-/// WebSocket layer; today there is plain TCP.
+/// this seam only, so that plain TCP and TLS (`wss://`) serve the same WebSocket layer.
 ///
-/// Results follow the system calls: a count of bytes, 0 for end of stream on read, or -1 with
-/// `errno` set (`EAGAIN` when the socket has nothing to give or no room).
-protocol Transport: AnyObject {
+/// A transport belongs to one connection and is used on its loop's queue only.
+package protocol Transport: AnyObject {
     /// The descriptor the event loop watches.
     var fd: Int32 { get }
     /// Reads into `buffer`.
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportStatus
+    /// Whether bytes were read from the socket but not yet returned by ``read(into:)``: epoll
+    /// will not announce them, so the reader must come back for them by itself.
+    var hasBufferedInput: Bool { get }
     /// Writes the bytes described by `count` iovecs, in order, as far as the socket takes them.
-    func write(_ iovecs: UnsafeMutablePointer<iovec>, count: Int) -> Int
-    /// Ends the outgoing direction (TCP FIN; a TLS close_notify first).
+    /// A transport that has to put the bytes together first (TLS encrypts one buffer at a time)
+    /// may use `scratch`, which the loop owns; after `.wouldBlock`, the next call starts with
+    /// the same bytes.
+    func write(_ iovecs: UnsafeMutablePointer<iovec>, count: Int, scratch: UnsafeMutableRawBufferPointer) -> TransportStatus
+    /// Ends the outgoing direction: a TLS close_notify, then the TCP FIN.
     func shutdownWrite()
-    /// Releases the descriptor.
+    /// Releases the descriptor and everything the transport holds.
     func close()
+    /// The TLS session's parameters, once its handshake is done; nil for plain TCP.
+    var tlsInfo: TLSInfo? { get }
+    /// Whether a TLS handshake has begun and not finished; false for plain TCP.
+    var isHandshaking: Bool { get }
 }
 
 /// Plain TCP on a non-blocking socket.
-final class SocketTransport: Transport {
-    let fd: Int32
+package final class SocketTransport: Transport {
+    package let fd: Int32
 
-    init(fd: Int32) { self.fd = fd }
+    package init(fd: Int32) { self.fd = fd }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        Glibc.read(fd, buffer.baseAddress, buffer.count)
+    package func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportStatus {
+        SocketTransport.read(fd, into: buffer)
     }
 
-    func write(_ iovecs: UnsafeMutablePointer<iovec>, count: Int) -> Int {
+    package var hasBufferedInput: Bool { false }
+
+    package func write(_ iovecs: UnsafeMutablePointer<iovec>, count: Int, scratch: UnsafeMutableRawBufferPointer) -> TransportStatus {
+        SocketTransport.write(fd, iovecs, count: count)
+    }
+
+    package func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
+
+    package func close() { _ = Glibc.close(fd) }
+
+    package var tlsInfo: TLSInfo? { nil }
+
+    package var isHandshaking: Bool { false }
+
+    /// `read(2)` on `fd`, as a status.
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> TransportStatus {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 { return .moved(n) }
+            if n == 0 { return .endOfStream }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .wouldBlock(.readable)
+            default: return .failed(.transport(SystemError(call: "read", errno: errno)))
+            }
+        }
+    }
+
+    /// `sendmsg(2)` of the iovecs on `fd`, as a status.
+    package static func write(_ fd: Int32, _ iovecs: UnsafeMutablePointer<iovec>, count: Int) -> TransportStatus {
         var message = msghdr()
         message.msg_iov = iovecs
         message.msg_iovlen = count
-        // MSG_NOSIGNAL: a peer that went away gives EPIPE, never a SIGPIPE that kills the process.
-        return Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+        while true {
+            // MSG_NOSIGNAL: a peer that went away gives EPIPE, never a SIGPIPE that kills the process.
+            let n = Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            if n >= 0 { return .moved(n) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .wouldBlock(.writable)
+            default: return .failed(.transport(SystemError(call: "sendmsg", errno: errno)))
+            }
+        }
     }
+}
 
-    func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
-
-    func close() { _ = Glibc.close(fd) }
+/// Makes the transport of each connection a server accepts on a secured port. The TLS module
+/// provides one; ``TransportSecurity`` carries it in the configuration.
+package protocol SecureTransportFactory: AnyObject, Sendable {
+    /// Wraps an accepted socket; the transport owns `fd` from now on.
+    func makeServerTransport(fd: Int32) -> any Transport
+    /// Reads the certificates again; connections accepted afterwards use them.
+    func reload() throws
 }
