@@ -26,14 +26,10 @@ let package = Package(
         .target(name: "WebSocketServer", dependencies: ["WebSocketCore", "CWebSocketShims"]),
         // accept4(2), which Swift's Glibc module does not declare.
         .target(name: "CWebSocketShims"),
-        // The system OpenSSL 3, for TLS. Only WebSocketTLS uses it: a server without TLS builds
-        // without OpenSSL's headers.
-        .systemLibrary(
-            name: "COpenSSL",
-            path: "Sources/COpenSSL",
-            pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"])]
-        ),
+        // The system OpenSSL 3 (`libssl-dev` on Debian and Ubuntu), for TLS. Only WebSocketTLS
+        // uses it: a server without TLS builds without OpenSSL's headers. No pkg-config name:
+        // SwiftPM would look it up (and warn) even in packages that never build this target.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // wss:// and https:// for WebSocketServer (and its client), on COpenSSL.
         .target(name: "WebSocketTLS", dependencies: ["WebSocketServer", "COpenSSL"]),
 

@@ -1,6 +1,7 @@
 """Interop: a real browser (headless Chromium through Selenium) against the example servers.
 
-    python3 Tests/Interop/browser.py ECHO_PORT ECHO_LOG CHAT_PORT HELLO_PORT EXPLAINED_PORT EXPLAINED_LOG
+    python3 Tests/Interop/browser.py ECHO_PORT ECHO_LOG CHAT_PORT HELLO_PORT EXPLAINED_PORT EXPLAINED_LOG \
+        TLS_CHAT_PORT CERTIFICATE_SPKI_SHA256
 
 - the chat page in two tabs: a message typed in one appears in both;
 - an echo script against websocket-echo (compression as Chromium offers it): multi-byte text,
@@ -8,7 +9,9 @@
   in the server's log;
 - the hello page: open -> "Hello from server, John" -> close 1000 about 5 s later;
 - the "WebSockets Explained" page: the server greets it with "Hello client!" and prints the
-  page's "Hello server!" as "Client: Hello server!".
+  page's "Hello server!" as "Client: Hello server!";
+- the chat page over https (the test certificate trusted by its key's hash), which connects
+  with wss://.
 """
 import sys
 import time
@@ -23,11 +26,13 @@ from checks import check
 
 ECHO, ECHO_LOG, CHAT, HELLO = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 EXPLAINED, EXPLAINED_LOG = int(sys.argv[5]), sys.argv[6]
+TLS_CHAT, SPKI = int(sys.argv[7]), sys.argv[8]
 
 
 options = webdriver.ChromeOptions()
 options.binary_location = "/usr/bin/chromium"
-for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 f"--ignore-certificate-errors-spki-list={SPKI}"):
     options.add_argument(argument)
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 driver.set_script_timeout(30)
@@ -111,6 +116,16 @@ try:
     while time.time() < deadline and "Client: Hello server!" not in open(EXPLAINED_LOG).read():
         time.sleep(0.1)
     check("Client: Hello server!" in open(EXPLAINED_LOG).read(), "explained: the server prints the page's message")
+
+    # The chat over https: the page's script picks wss:// from location.protocol.
+    driver.get(f"https://localhost:{TLS_CHAT}/")
+    wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
+    check(driver.execute_script("return location.protocol") == "https:", "chat over https: the page loaded")
+    box = driver.find_element(By.NAME, "message")
+    box.send_keys("hello over wss")
+    box.submit()
+    wait.until(lambda d: "hello over wss" in d.find_element(By.ID, "messages").text)
+    check(True, "chat over https: a message goes round over wss://")
 finally:
     driver.quit()
 

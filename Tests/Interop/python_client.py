@@ -1,10 +1,14 @@
 """Interop: Python's `websockets` client (an independent RFC 6455/7692 implementation)
-against the example servers. Run by .ci/run; exits non-zero on the first failure.
+against the example servers, and for the TLS port also Python's `ssl` by hand and
+`openssl s_client`. Run by .ci/run; exits non-zero on the first failure.
 
-    python3 Tests/Interop/python_client.py ECHO_PORT COMPRESSED_ECHO_PORT CHAT_PORT
+    python3 Tests/Interop/python_client.py ECHO_PORT COMPRESSED_ECHO_PORT CHAT_PORT TLS_ECHO_PORT CA_FILE
 """
 import asyncio
 import os
+import socket
+import ssl
+import subprocess
 import sys
 
 from websockets.asyncio.client import connect
@@ -13,13 +17,14 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 import checks
 from checks import check
 
-ECHO, ECHO_DEFLATE, CHAT = (int(p) for p in sys.argv[1:4])
+ECHO, ECHO_DEFLATE, CHAT, TLS_ECHO = (int(p) for p in sys.argv[1:5])
+CA_FILE = sys.argv[5]
 
 
-async def echo_suite(port, compression):
-    uri = f"ws://127.0.0.1:{port}/echo"
-    kind = "deflate" if compression else "plain"
-    async with connect(uri, compression="deflate" if compression else None, max_size=None) as ws:
+async def echo_suite(port, compression, tls=None):
+    uri = f"{'wss' if tls else 'ws'}://127.0.0.1:{port}/echo"
+    kind = ("deflate" if compression else "plain") + (" over TLS" if tls else "")
+    async with connect(uri, compression="deflate" if compression else None, max_size=None, ssl=tls) as ws:
         negotiated = ws.response.headers.get("Sec-WebSocket-Extensions", "")
         if compression:
             check(negotiated.startswith("permessage-deflate"), f"{kind}: permessage-deflate negotiated ({negotiated})")
@@ -109,6 +114,80 @@ async def chat_broadcast():
             check(message == "a" * 50, "chat: message cut to 50 characters and broadcast")
 
 
+def tls_context(maximum=None, alpn=None):
+    context = ssl.create_default_context(cafile=CA_FILE)
+    if maximum:
+        context.maximum_version = maximum
+    if alpn:
+        context.set_alpn_protocols(alpn)
+    return context
+
+
+UPGRADE = (b"GET /echo HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+async def tls_suite():
+    await echo_suite(TLS_ECHO, compression=False, tls=tls_context())
+    for maximum, name in ((None, "TLSv1.3"), (ssl.TLSVersion.TLSv1_2, "TLSv1.2")):
+        async with connect(f"wss://localhost:{TLS_ECHO}/", ssl=tls_context(maximum, ["http/1.1"])) as ws:
+            ssl_object = ws.transport.get_extra_info("ssl_object")
+            check(ssl_object.version() == name, f"TLS: {name} negotiated ({ssl_object.version()}, {ssl_object.cipher()[0]})")
+            check(ssl_object.selected_alpn_protocol() == "http/1.1", "TLS: ALPN answered http/1.1")
+            await ws.send("over " + name)
+            check(await ws.recv() == "over " + name, f"TLS: echo over {name}")
+    # RFC 7301 §3.2: no protocol in common is a fatal no_application_protocol alert.
+    try:
+        async with connect(f"wss://localhost:{TLS_ECHO}/", ssl=tls_context(alpn=["h2"])):
+            check(False, "TLS: an h2-only client was accepted")
+    except ssl.SSLError as error:
+        check("no application protocol" in str(error).lower(), f"TLS: h2-only ALPN refused ({error})")
+    # Plain HTTP on the TLS port gets a readable refusal, not TLS bytes.
+    reader, writer = await asyncio.open_connection("127.0.0.1", TLS_ECHO)
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    check(answer.startswith(b"HTTP/1.1 400 "), f"TLS: plain HTTP on the TLS port gets 400 ({answer[:30]!r})")
+
+
+def close_notify_after_close_handshake():
+    """A clean WebSocket close over TLS ends with the server's close_notify: with ragged EOFs
+    not suppressed, Python's ssl reads b'' only after a close_notify."""
+    raw = socket.create_connection(("127.0.0.1", TLS_ECHO), timeout=5)
+    tls = tls_context().wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False)
+    tls.sendall(UPGRADE)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += tls.recv(4096)
+    check(head.startswith(b"HTTP/1.1 101 "), "TLS by hand: 101 over Python's ssl")
+    tls.sendall(masked_frame(0x8, (1000).to_bytes(2, "big")))
+    received = head.split(b"\r\n\r\n", 1)[1]
+    try:
+        while True:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    except ssl.SSLEOFError:
+        check(False, "TLS by hand: the server closed without close_notify")
+    check(received[:4] == b"\x88\x02\x03\xe8", "TLS by hand: Close 1000 answered, then close_notify")
+    tls.close()
+
+
+def openssl_s_client():
+    """`openssl s_client` as the TLS peer: an upgrade request and a Close frame piped in, a 101
+    read back, then the server's Close and its close of the connection end s_client."""
+    result = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{TLS_ECHO}", "-servername", "localhost",
+         "-CAfile", CA_FILE, "-verify_return_error", "-alpn", "http/1.1", "-ign_eof"],
+        input=UPGRADE + masked_frame(0x8, (1000).to_bytes(2, "big")), capture_output=True, timeout=10)
+    output = result.stdout.decode(errors="replace")
+    check("Verify return code: 0 (ok)" in output, "s_client: the certificate chain verifies")
+    check("ALPN protocol: http/1.1" in output, "s_client: ALPN http/1.1")
+    check("HTTP/1.1 101 Switching Protocols" in output and "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in output,
+          "s_client: 101 with the RFC 6455 example accept value")
+
+
 async def main():
     await echo_suite(ECHO, compression=False)
     await echo_suite(ECHO_DEFLATE, compression=True)
@@ -116,6 +195,9 @@ async def main():
     await rejected_handshake()
     await message_then_close_in_one_write()
     await chat_broadcast()
+    await tls_suite()
+    close_notify_after_close_handshake()
+    openssl_s_client()
     print(f"python websockets interop: {checks.passed} passed, 0 failed")
 
 
