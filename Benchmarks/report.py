@@ -40,6 +40,7 @@ def median(scenario, server, key):
 
 
 def metric(scenario):
+    scenario = scenario.removeprefix("wss ")  # the wss:// rows measure the same things
     if scenario.startswith("connect"):
         return "handshakes_per_s", "handshakes/s"
     if scenario.startswith("idle"):
@@ -87,7 +88,7 @@ open(f"{outdir}/RESULTS.md", "w").write("\n".join(lines) + "\n")
 
 # Chart: throughput of each server relative to NIO, one group of bars per scenario.
 colors = {"ours": "#d9480f", "baseline": "#f59f00", "nio": "#1c7ed6", "hummingbird": "#37b24d", "node": "#7048e8", "python": "#868e96"}
-scenarios = [s for s in order_scenarios if not s.startswith("idle")]
+scenarios = [s for s in order_scenarios if not s.removeprefix("wss ").startswith("idle")]
 width, bar, gap, top, left, height = 980, 14, 26, 60, 60, 300
 group = bar * len(order_servers) + gap
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + height + 110}" font-family="sans-serif" font-size="11">',

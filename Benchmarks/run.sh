@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark matrix in one command: our websocket-echo against SwiftNIO's NIOWebSocket,
-# Hummingbird, Node's ws and Python's websockets, on this machine, in one run.
+# Hummingbird, Node's ws and Python's websockets, on this machine, in one run; then the wss://
+# rows, ours against NIO over swift-nio-ssl (the others have no TLS here and are skipped).
 #
 #   Benchmarks/run.sh [--quick] [--servers "ours nio hummingbird node python"] [--baseline PATH]
+#                     [--rows "plain tls"]
 #
 # --baseline PATH adds "baseline", another build of websocket-echo (say, of the commit before a
 # change), measured in the same run as "ours" so that the two can be compared by ratio.
@@ -12,11 +14,13 @@
 # Needs: the Peers package's dependencies (SwiftPM), nodejs + node-ws (apt), websockets (pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reps=3; seconds=5; idle=10000; baseline=
+reps=3; seconds=5; idle=10000; tls_idle=5000; baseline=
 servers="ours nio hummingbird node python"
+rows="plain tls"
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) reps=1; seconds=2; idle=2000 ;;
+        --quick) reps=1; seconds=2; idle=2000; tls_idle=1000 ;;
+        --rows) rows="$2"; shift ;;
         --servers) servers="$2"; shift ;;
         --baseline) baseline="$2"; servers="$servers baseline"; shift ;;
         *) echo "unknown argument $1"; exit 2 ;;
@@ -36,17 +40,20 @@ raw="$out/raw.txt"
 : > "$raw"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)" >> "$raw"
 
+# The test-only certificate the TLS tests use (localhost); the load generator does not check it.
+fixtures=Tests/WebSocketServerTests/TLSFixtures
 server_pid=
-start_server() {  # name, port, compression (0/1)
-    local name=$1 port=$2 compression=$3 flag=
-    [ "$compression" = 1 ] && flag=--compression
+start_server() {  # name, port, mode ("", "deflate" or "tls")
+    local name=$1 port=$2 mode=$3 flag=
+    [ "$mode" = deflate ] && flag=--compression
+    [ "$mode" = tls ] && flag="--tls-cert $fixtures/server.pem --tls-key $fixtures/server-key.pem"
     case "$name" in
         ours) taskset -c 0 .build/release/websocket-echo --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
         baseline) taskset -c 0 "$baseline" --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
-        nio) [ "$compression" = 1 ] && return 1; taskset -c 0 "$peers/nio-echo" --port "$port" --threads 1 > /tmp/bench-server.log 2>&1 & ;;
-        hummingbird) taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
-        node) NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
-        python) taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        nio) [ "$mode" = deflate ] && return 1; taskset -c 0 "$peers/nio-echo" --port "$port" --threads 1 $flag > /tmp/bench-server.log 2>&1 & ;;
+        hummingbird) [ "$mode" = tls ] && return 1; taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        node) [ "$mode" = tls ] && return 1; NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        python) [ "$mode" = tls ] && return 1; taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
     esac
     server_pid=$!
     # Ready when the port accepts a connection.
@@ -59,11 +66,11 @@ start_server() {  # name, port, compression (0/1)
 stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; sleep 0.3; }
 
 port=19300
-run() {  # label, compression, loadgen arguments...
-    local label=$1 compression=$2; shift 2
+run() {  # label, mode ("", "deflate" or "tls"), loadgen arguments...
+    local label=$1 mode=$2; shift 2
     for name in $servers; do
         port=$((port + 1))
-        start_server "$name" "$port" "$compression" || { echo "server=$name scenario=$label skipped=1" >> "$raw"; continue; }
+        start_server "$name" "$port" "$mode" || { echo "server=$name scenario=$label skipped=1" >> "$raw"; continue; }
         for rep in $(seq "$reps"); do
             line=$($loadgen "$@" --port "$port" --server-pid "$server_pid" 2>&1 | tail -1 || true)
             echo "server=$name scenario=$label rep=$rep $line" | tee -a "$raw"
@@ -72,16 +79,27 @@ run() {  # label, compression, loadgen arguments...
     done
 }
 
-run "echo 100x16B" 0 echo -c 100 -s 16 -d 1 -t "$seconds"
-run "echo 100x1KiB" 0 echo -c 100 -s 1024 -d 1 -t "$seconds"
-run "echo 10x64KiB" 0 echo -c 10 -s 65536 -d 1 -t "$seconds"
-run "echo 1x1MiB" 0 echo -c 1 -s 1048576 -d 1 -t "$seconds"
-run "echo 100x16B, 16 in flight" 0 echo -c 100 -s 16 -d 16 -t "$seconds"
-run "deflate 100x1KiB text" 1 echo -c 100 -s 1024 -d 1 -t "$seconds" --text --deflate
-run "connect" 0 connect -c 64 -t "$seconds"
-reps_saved=$reps; reps=1
-run "idle $idle" 0 idle -c "$idle"
-reps=$reps_saved
+if [[ " $rows " == *" plain "* ]]; then
+    run "echo 100x16B" "" echo -c 100 -s 16 -d 1 -t "$seconds"
+    run "echo 100x1KiB" "" echo -c 100 -s 1024 -d 1 -t "$seconds"
+    run "echo 10x64KiB" "" echo -c 10 -s 65536 -d 1 -t "$seconds"
+    run "echo 1x1MiB" "" echo -c 1 -s 1048576 -d 1 -t "$seconds"
+    run "echo 100x16B, 16 in flight" "" echo -c 100 -s 16 -d 16 -t "$seconds"
+    run "deflate 100x1KiB text" deflate echo -c 100 -s 1024 -d 1 -t "$seconds" --text --deflate
+    run "connect" "" connect -c 64 -t "$seconds"
+    reps_saved=$reps; reps=1
+    run "idle $idle" "" idle -c "$idle"
+    reps=$reps_saved
+fi
+if [[ " $rows " == *" tls "* ]]; then
+    run "wss echo 100x1KiB" tls echo -c 100 -s 1024 -d 1 -t "$seconds" --tls
+    run "wss echo 10x64KiB" tls echo -c 10 -s 65536 -d 1 -t "$seconds" --tls
+    run "wss echo 100x16B, 16 in flight" tls echo -c 100 -s 16 -d 16 -t "$seconds" --tls
+    run "wss connect" tls connect -c 64 -t "$seconds" --tls
+    reps_saved=$reps; reps=1
+    run "wss idle $tls_idle" tls idle -c "$tls_idle" --tls
+    reps=$reps_saved
+fi
 
 python3 Benchmarks/report.py "$raw" "$out"
 echo "== wrote $out/RESULTS.md and $out/chart.svg"

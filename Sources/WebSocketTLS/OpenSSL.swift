@@ -37,6 +37,7 @@ enum OpenSSL {
 
     /// Installs a certificate chain and its key in `context`.
     static func use(_ certificate: TLSCertificate, in context: OpaquePointer) throws(TLSError) -> OpaquePointer {
+        let keyPEM = try read(certificate.privateKey, what: "private key")
         let chain = try certificates(from: certificate.chain, what: "certificate chain")
         guard let leaf = chain.first else {
             throw TLSError("no certificate in \(certificate.chain.name)")
@@ -49,7 +50,6 @@ enum OpenSSL {
             // add0 takes the reference.
             if cws_ssl_ctx_add0_chain_cert(context, intermediate) != 1 { X509_free(intermediate) }
         }
-        let keyPEM = try read(certificate.privateKey, what: "private key")
         let key = keyPEM.withUnsafeBytes { bytes -> OpaquePointer? in
             guard let bio = BIO_new_mem_buf(bytes.baseAddress, Int32(bytes.count)) else { return nil }
             defer { BIO_free(bio) }

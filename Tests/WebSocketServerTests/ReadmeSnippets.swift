@@ -2,6 +2,8 @@
 // compiler checks the README's examples; ReadmeTests verifies that each block is here.
 import WebSocketCore
 import WebSocketServer
+import WebSocketTLS
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -138,6 +140,24 @@ enum ReadmeSnippets {
         // handshakes, then drop whatever is left.
         await server.shutdown(timeout: .seconds(5))
         // END shutdown
+    }
+
+    static func tls() throws {
+        // BEGIN tls
+        var configuration = WebSocketServer.Configuration(host: "0.0.0.0", port: 8443)
+        configuration.transportSecurity = .tls(TLSServerConfiguration(
+            certificateChainFile: "/etc/letsencrypt/live/example.com/fullchain.pem",
+            privateKeyFile: "/etc/letsencrypt/live/example.com/privkey.pem"))
+        let server = WebSocketServer(configuration: configuration)
+        try server.start()  // throws, naming the file, if a certificate or key is missing or wrong
+
+        // After a renewal: new connections get the new certificate, open ones go on.
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .main)
+        reload.setEventHandler {
+            do { try server.reloadCertificates() } catch { print("reload failed, still serving the old certificate: \(error)") }
+        }
+        reload.resume()
+        // END tls
     }
 
     static func embedding(server: WebSocketServer, fd: Int32, head: HTTPRequestHead, rest: [UInt8]) {

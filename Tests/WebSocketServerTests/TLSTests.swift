@@ -72,6 +72,56 @@ extension WebSocketServerTests {
             for i in 0..<200 { #expect(client.nextMessage()?.text == "message \(i)") }
         }
 
+        @Test func framesThatArriveWithTheRequestWaitInsideTLSWhileTheHookDecides() throws {
+            let (server, port) = try startServer({
+                $0.transportSecurity = .tls(TLSServerConfiguration(certificates: [Fixture.server]))
+                // A read buffer smaller than a TLS record: what does not fit stays inside OpenSSL.
+                $0.readBufferSize = 512
+            }) { server in
+                server.webSocket("*", upgrade: { _ in
+                    try? await Task.sleep(for: .milliseconds(100))
+                    return .accept
+                }) { socket in
+                    socket.onMessage { socket, message in socket.send(message) }
+                }
+            }
+            defer { stop(server) }
+            let connection = try RawConnection(port: port)
+            try connection.startTLS(try Fixture.client(), serverName: "localhost")
+            let handshake = ClientHandshake(host: "localhost", path: "/")
+            // Three TLS records in one TCP segment (corked): OpenSSL reads them together
+            // (read-ahead) and hands over the first; the others wait inside it, unseen by
+            // epoll, until the hook accepts.
+            var cork: Int32 = 1
+            setsockopt(connection.fd, Int32(IPPROTO_TCP), TCP_CORK, &cork, socklen_t(MemoryLayout<Int32>.size))
+            try connection.write(handshake.serializedRequest)
+            try connection.write(rawClientFrame(0x1, Array("early".utf8)))
+            try connection.write(rawClientFrame(0x1, Array(String(repeating: "-", count: 2000).utf8) + Array("bird".utf8)))
+            cork = 0
+            setsockopt(connection.fd, Int32(IPPROTO_TCP), TCP_CORK, &cork, socklen_t(MemoryLayout<Int32>.size))
+            var received: [UInt8] = []
+            let deadline = now() + 5000
+            while now() < deadline, !String(decoding: received, as: UTF8.self).contains("bird") {
+                guard let chunk = connection.read(timeout: 1000) else { break }
+                received += chunk
+            }
+            let text = String(decoding: received, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 101 "))
+            #expect(text.contains("early") && text.contains("bird"))
+        }
+
+        @Test func overTheConnectionLimitATLSConnectionIsClosedWithoutAPlainTextAnswer() throws {
+            let (server, port) = try tlsEchoServer { $0.maxConnections = 1 }
+            defer { stop(server) }
+            let first = try TestClient(port: port, tls: (try Fixture.client(), "localhost"))
+            let second = try RawConnection(port: port)
+            let result = second.readToEnd(timeout: 3000)
+            #expect(result.eof && result.bytes.isEmpty)
+            #expect(server.metrics.handshakesRejected[503] == 1)
+            try first.send("still served")
+            #expect(first.nextMessage()?.text == "still served")
+        }
+
         @Test func theClientChecksTheHostNameAndTheChain() throws {
             let (server, port) = try tlsEchoServer()
             defer { stop(server) }

@@ -44,7 +44,8 @@ extension WebSocketServer {
         /// How often deadlines are checked; timeouts fire within this of their time.
         public var timerResolution: Duration
 
-        /// The most connections at once (HTTP and WebSocket); the excess gets 503.
+        /// The most connections at once (HTTP and WebSocket); the excess gets 503 (on a TLS
+        /// port it is closed at once: answering would take a TLS handshake).
         public var maxConnections: Int
         /// Limits on the request head (431 beyond them).
         public var headLimits: HTTPHeadLimits

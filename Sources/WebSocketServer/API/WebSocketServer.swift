@@ -151,8 +151,12 @@ public final class WebSocketServer: Sendable {
             let open = core.metrics.openConnections.add(1, ordering: .relaxed).newValue
             if open > core.configuration.maxConnections {
                 core.metrics.rejected(status: 503)
-                let response = HTTPResponse.text(503, "Too many connections\n", headers: ["Connection": "close", "Retry-After": "1"]).serialized()
-                _ = response.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if security == nil {
+                    // On a TLS port, answering would take a TLS handshake, the very work the
+                    // server has no room for: the connection is closed without a word.
+                    let response = HTTPResponse.text(503, "Too many connections\n", headers: ["Connection": "close", "Retry-After": "1"]).serialized()
+                    _ = response.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
                 _ = Glibc.close(client)
                 core.connectionClosed()
                 continue

@@ -1,9 +1,12 @@
 // loadgen: a WebSocket load generator on raw non-blocking sockets and epoll, independent of
 // the library it measures. Every echo is checked (opcode, length, bytes).
 //
-//   loadgen echo    --port P [--host H] [-c CONNS] [-s SIZE] [-d INFLIGHT] [-t SECONDS] [--text] [--deflate] [--server-pid PID]
-//   loadgen connect --port P [-c CONCURRENCY] [-t SECONDS] [--server-pid PID]
-//   loadgen idle    --port P -c CONNS --server-pid PID
+//   loadgen echo    --port P [--host H] [-c CONNS] [-s SIZE] [-d INFLIGHT] [-t SECONDS] [--text] [--deflate] [--tls] [--server-pid PID]
+//   loadgen connect --port P [-c CONCURRENCY] [-t SECONDS] [--tls] [--server-pid PID]
+//   loadgen idle    --port P -c CONNS [--tls] [--hold SECONDS] --server-pid PID
+//
+// --tls speaks wss:// through OpenSSL (TLS 1.3 as the server allows, no certificate check, a
+// full handshake for every connection: no session is resumed).
 //
 // Output: one line of key=value pairs (msgs_per_s, p50_us, p99_us, p999_us, errors, client_cpu_s,
 // server_cpu_s, server_cpu_us_per_msg, ...), easy to parse from a script.
@@ -23,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 // The RFC 6455 §1.3 key and its accept value: the generator checks the server's answer.
 static const char *KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -38,16 +43,42 @@ typedef struct {
     uint64_t *times; int head, count, cap;  // send times of messages in flight, in order
     z_stream def, inf; int zready;
     int want_out;
+    SSL *ssl;  // with --tls
 } conn_t;
 
 static const char *host = "127.0.0.1";
-static int port = 9001, conns = 100, size = 16, inflight = 1, seconds = 5, text = 0, deflate_on = 0, server_pid = 0;
+static int port = 9001, conns = 100, size = 16, inflight = 1, seconds = 5, text = 0, deflate_on = 0, server_pid = 0, hold = 0;
 static uint8_t *pattern;         // the message every connection sends
 static uint32_t *samples; static size_t nsamples, capsamples;
 static uint64_t messages, errors, handshakes;
 static int epfd, measuring, stopping;
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static int mode_connect;  // in connect mode a finished connection starts a new one
+static SSL_CTX *tls;       // with --tls
+
+// send(2) or SSL_write: bytes written, or -1 with errno EAGAIN (come back when the socket is
+// ready; TLS may wait for input during its handshake, which a readable event retries) or another.
+static ssize_t io_send(conn_t *c, const uint8_t *data, size_t len) {
+    if (!c->ssl) return send(c->fd, data, len, MSG_NOSIGNAL);
+    size_t n = 0;
+    ERR_clear_error();
+    if (SSL_write_ex(c->ssl, data, len, &n) == 1) return (ssize_t)n;
+    int e = SSL_get_error(c->ssl, 0);
+    errno = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN : EPROTO;
+    return -1;
+}
+
+// recv(2) or SSL_read: as recv, 0 at the end of the stream.
+static ssize_t io_recv(conn_t *c, uint8_t *data, size_t len) {
+    if (!c->ssl) return recv(c->fd, data, len, 0);
+    size_t n = 0;
+    ERR_clear_error();
+    if (SSL_read_ex(c->ssl, data, len, &n) == 1) return (ssize_t)n;
+    int e = SSL_get_error(c->ssl, 0);
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    errno = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN : EPROTO;
+    return -1;
+}
 
 static uint64_t now_ns(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec; }
 static uint32_t next_key(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t)rng; }
@@ -76,7 +107,7 @@ static void set_events(conn_t *c) {
 
 static void flush_out(conn_t *c) {
     while (c->woff < c->wlen) {
-        ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+        ssize_t n = io_send(c, c->wbuf + c->woff, c->wlen - c->woff);
         if (n > 0) { c->woff += n; continue; }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -142,6 +173,11 @@ static conn_t *open_conn(void) {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
     inet_pton(AF_INET, host, &a.sin_addr);
     if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) die("connect");
+    if (tls) {
+        c->ssl = SSL_new(tls);
+        SSL_set_fd(c->ssl, c->fd);
+        SSL_set_connect_state(c->ssl);
+    }
     char req[512];
     int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", host, port, KEY,
@@ -152,7 +188,7 @@ static conn_t *open_conn(void) {
     // On loopback the connection is usually established by the time connect() returns: send the
     // request now and watch for output only if some of it is left.
     while (c->woff < c->wlen) {
-        ssize_t sent = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+        ssize_t sent = io_send(c, c->wbuf + c->woff, c->wlen - c->woff);
         if (sent > 0) { c->woff += sent; continue; }
         if (sent < 0 && errno == EINTR) continue;
         break;  // EAGAIN while connecting, or an error that the first read will report
@@ -165,6 +201,7 @@ static conn_t *open_conn(void) {
 }
 
 static void close_conn(conn_t *c) {
+    if (c->ssl) { SSL_free(c->ssl); c->ssl = NULL; }
     close(c->fd);  // also takes it out of the epoll set: the descriptor is never duplicated
     c->fd = -1;
     c->state = DONE;
@@ -240,8 +277,9 @@ static void process(conn_t *c) {
 static void on_readable(conn_t *c) {
     for (;;) {
         reserve(&c->rbuf, &c->rcap, c->rlen + 65536);
-        ssize_t n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-        if (n > 0) { c->rlen += n; process(c); if (c->state == DONE) return; if ((size_t)n < 65536) break; continue; }
+        ssize_t n = io_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+        // A short read leaves the socket empty; TLS may still hold records it has read.
+        if (n > 0) { c->rlen += n; process(c); if (c->state == DONE) return; if ((size_t)n < 65536 && !(c->ssl && SSL_has_pending(c->ssl))) break; continue; }
         if (n == 0) { if (c->state != CLOSING) errors++; close_conn(c); return; }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -307,8 +345,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-d")) { inflight = atoi(v); i++; }
         else if (!strcmp(a, "-t")) { seconds = atoi(v); i++; }
         else if (!strcmp(a, "--server-pid")) { server_pid = atoi(v); i++; }
+        else if (!strcmp(a, "--hold")) { hold = atoi(v); i++; }
         else if (!strcmp(a, "--text")) text = 1;
         else if (!strcmp(a, "--deflate")) deflate_on = 1;
+        else if (!strcmp(a, "--tls")) {
+            tls = SSL_CTX_new(TLS_client_method());
+            SSL_CTX_set_verify(tls, SSL_VERIFY_NONE, NULL);
+            SSL_CTX_set_session_cache_mode(tls, SSL_SESS_CACHE_OFF);
+            SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+        }
         else { fprintf(stderr, "unknown argument %s\n", a); return 2; }
     }
     struct rlimit rl = { 200000, 200000 };
@@ -334,6 +379,9 @@ int main(int argc, char **argv) {
         printf("mode=idle connections=%llu errors=%llu rss_before_kib=%ld rss_after_kib=%ld bytes_per_connection=%.0f\n",
                (unsigned long long)handshakes, (unsigned long long)errors, before, after,
                handshakes ? (after - before) * 1024.0 / handshakes : 0.0);
+        fflush(stdout);
+        // --hold keeps the connections open a while longer, to look at the server (gdb, perf).
+        loop_for(all, conns, now_ns() + (uint64_t)hold * 1000000000ull);
         return errors ? 1 : 0;
     }
 

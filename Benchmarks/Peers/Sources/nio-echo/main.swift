@@ -1,19 +1,24 @@
 // SwiftNIO's NIOWebSocket as an echo server, written the way NIO's own example server is:
 // HTTP/1 pipeline, the WebSocket upgrader, a frame aggregator, and a handler that echoes.
-//   nio-echo --port P [--threads N]
+// With --tls-cert and --tls-key, NIOSSL's handler goes first in every pipeline (wss://).
+//   nio-echo --port P [--threads N] [--tls-cert FILE --tls-key FILE]
 import Glibc
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 var port = 9002
 var threads = 1
+var certificateFile: String?, keyFile: String?
 var arguments = CommandLine.arguments.dropFirst()
 while let argument = arguments.popFirst() {
     switch argument {
     case "--port": port = Int(arguments.popFirst() ?? "") ?? port
     case "--threads": threads = Int(arguments.popFirst() ?? "") ?? threads
+    case "--tls-cert": certificateFile = arguments.popFirst()
+    case "--tls-key": keyFile = arguments.popFirst()
     default: break
     }
 }
@@ -58,16 +63,30 @@ let upgrader = NIOWebSocketServerUpgrader(
         ])
     }
 )
+var sslContext: NIOSSLContext?
+if let certificateFile, let keyFile {
+    let configuration = TLSConfiguration.makeServerConfiguration(
+        certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+        privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+    sslContext = try NIOSSLContext(configuration: configuration)
+}
 let bootstrap = ServerBootstrap(group: group)
     .serverChannelOption(ChannelOptions.backlog, value: 1024)
     .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
     .childChannelInitializer { channel in
-        channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+        if let sslContext {
+            do {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
+        return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
     }
     .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
     .childChannelOption(ChannelOptions.maxMessagesPerRead, value: 16)
 
 let channel = try bootstrap.bind(host: "127.0.0.1", port: port).wait()
-print("nio-echo listening on ws://127.0.0.1:\(channel.localAddress?.port ?? port)/")
+print("nio-echo listening on \(sslContext == nil ? "ws" : "wss")://127.0.0.1:\(channel.localAddress?.port ?? port)/")
 fflush(nil)
 try channel.closeFuture.wait()
