@@ -4,23 +4,26 @@
 # rows, ours against NIO over swift-nio-ssl (the others have no TLS here and are skipped).
 #
 #   Benchmarks/run.sh [--quick] [--servers "ours nio hummingbird node python"] [--baseline PATH]
-#                     [--rows "plain tls"]
+#                     [--rows "plain tls"] [--out NAME]
 #
 # --baseline PATH adds "baseline", another build of websocket-echo (say, of the commit before a
 # change), measured in the same run as "ours" so that the two can be compared by ratio.
 #
 # Server pinned to CPU 0, load generator to CPU 1 (taskset); each figure is the median of 3
-# runs (1 with --quick). Writes Benchmarks/results/<date>/raw.txt, RESULTS.md and chart.svg.
+# runs (1 with --quick). Writes Benchmarks/results/<date>/raw.txt, RESULTS.md and chart.svg (or
+# into Benchmarks/results/NAME with --out; an existing folder is never written over).
 # Needs: the Peers package's dependencies (SwiftPM), nodejs + node-ws (apt), websockets (pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=3; seconds=5; idle=10000; tls_idle=5000; baseline=
 servers="ours nio hummingbird node python"
 rows="plain tls"
+out="Benchmarks/results/$(date +%Y-%m-%d)"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) reps=1; seconds=2; idle=2000; tls_idle=1000 ;;
         --rows) rows="$2"; shift ;;
+        --out) out="Benchmarks/results/$2"; shift ;;
         --servers) servers="$2"; shift ;;
         --baseline) baseline="$2"; servers="$servers baseline"; shift ;;
         *) echo "unknown argument $1"; exit 2 ;;
@@ -34,7 +37,7 @@ swift build -c release --product websocket-echo 2>&1 | tail -1
 peers=Benchmarks/Peers/.build/release
 loadgen="taskset -c 1 $peers/loadgen"
 ulimit -n 65536 || true
-out="Benchmarks/results/$(date +%Y-%m-%d)"
+if [ -e "$out" ]; then echo "$out exists; choose another with --out NAME"; exit 2; fi
 mkdir -p "$out"
 raw="$out/raw.txt"
 : > "$raw"
