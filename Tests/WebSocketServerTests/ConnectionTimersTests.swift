@@ -22,13 +22,8 @@ private struct Timers {
     static let second: UInt64 = 1_000_000_000
 
     func settings(ping: UInt64? = 30, lifetime: UInt64? = nil) -> ConnectionTimers.Settings {
-        var configuration = WebSocketServer.Configuration()
-        configuration.handshakeTimeout = .seconds(10)
-        configuration.closeTimeout = .seconds(5)
-        configuration.pongTimeout = .seconds(10)
-        configuration.idlePingInterval = ping.map { .seconds(Int64($0)) }
-        configuration.maxLifetime = lifetime.map { .seconds(Int64($0)) }
-        return ConnectionTimers.Settings(configuration)
+        ConnectionTimers.Settings(handshakeTimeout: .seconds(10), closeTimeout: .seconds(5), pongTimeout: .seconds(10),
+                                  idlePingInterval: ping.map { .seconds(Int64($0)) }, maxLifetime: lifetime.map { .seconds(Int64($0)) })
     }
 
     @Test func theHandshakeTimesOutUnlessAnswered() {

@@ -88,6 +88,34 @@ extension WebSocketServerTests {
         }
     }
 
+    @Suite struct SharedLoopTests {
+        @Test func serversOnSharedLoopsCountApartAndOneShutdownLeavesTheLoopsRunning() throws {
+            let loops = EventLoops(count: 2)
+            let (first, firstPort) = try echoServer { $0.eventLoops = loops }
+            let (second, secondPort) = try echoServer { $0.eventLoops = loops }
+            defer { stop(second) }
+            #expect(first.eventLoops === loops && second.eventLoops === loops)
+            let a = try TestClient(port: firstPort), b = try TestClient(port: secondPort)
+            for _ in 0..<3 {
+                try a.send("to the first")
+                #expect(a.nextMessage()?.text == "to the first")
+            }
+            try b.send("to the second")
+            #expect(b.nextMessage()?.text == "to the second")
+            #expect(first.metrics.messagesIn == 3 && second.metrics.messagesIn == 1)
+            // The first server's shutdown closes its own connections only, and not the loops.
+            stop(first)
+            guard case .close(let frame)? = a.next() else {
+                Issue.record("no Close from the server shutting down")
+                return
+            }
+            #expect(frame.code == .goingAway)
+            try b.send("still here")
+            #expect(b.nextMessage()?.text == "still here")
+            #expect(second.metrics.openWebSockets == 1)
+        }
+    }
+
     @Suite struct HTTPTests {
         func server() throws -> (WebSocketServer, Int) {
             try startServer { server in

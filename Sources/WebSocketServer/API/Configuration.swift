@@ -25,9 +25,14 @@ extension WebSocketServer {
         public var reusePort: Bool
         /// Set `TCP_NODELAY` on every connection (no Nagle delay for small messages).
         public var noDelay: Bool
-        /// Serial queues that connections are spread over; default one per core.
+        /// The loops to run connections on, shared with other servers or clients (``EventLoops/shared``,
+        /// say); nil makes the server loops of its own from ``loopCount``, ``readBufferSize`` and
+        /// ``timerResolution``, which its shutdown stops.
+        public var eventLoops: EventLoops?
+        /// Serial queues that connections are spread over, when the server makes its own
+        /// loops; default one per core.
         public var loopCount: Int
-        /// Bytes read from a socket at a time, into a buffer each queue owns.
+        /// Bytes read from a socket at a time, into a buffer each loop owns (own loops only).
         public var readBufferSize: Int
 
         /// Time allowed from accept until the request head has arrived (slowloris guard).
@@ -41,7 +46,7 @@ extension WebSocketServer {
         public var closeTimeout: Duration
         /// Close connections with 1001 after this long, if set.
         public var maxLifetime: Duration?
-        /// How often deadlines are checked; timeouts fire within this of their time.
+        /// How often deadlines are checked; timeouts fire within this of their time (own loops only).
         public var timerResolution: Duration
 
         /// The most connections at once (HTTP and WebSocket); the excess gets 503 (on a TLS
@@ -82,6 +87,7 @@ extension WebSocketServer {
             backlog = 1024
             reusePort = false
             noDelay = true
+            eventLoops = nil
             loopCount = max(1, System.coreCount)
             readBufferSize = 64 << 10
             handshakeTimeout = .seconds(10)

@@ -37,14 +37,14 @@ final class Metrics: Sendable {
 
     func rejected(status: Int) { rejections.withLock { $0[status, default: 0] += 1 } }
 
-    /// The counters now, with the loops' per-message counters added up.
-    func snapshot(loops: [EventLoop]) -> ServerMetrics {
+    /// The counters now, with the per-loop message counters added up.
+    func snapshot(loopCounters: [LoopCounters]) -> ServerMetrics {
         var total = (messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0)
-        for loop in loops {
-            total.messagesIn += loop.counters.messagesIn.load(ordering: .relaxed)
-            total.messagesOut += loop.counters.messagesOut.load(ordering: .relaxed)
-            total.bytesIn += loop.counters.bytesIn.load(ordering: .relaxed)
-            total.bytesOut += loop.counters.bytesOut.load(ordering: .relaxed)
+        for counters in loopCounters {
+            total.messagesIn += counters.messagesIn.load(ordering: .relaxed)
+            total.messagesOut += counters.messagesOut.load(ordering: .relaxed)
+            total.bytesIn += counters.bytesIn.load(ordering: .relaxed)
+            total.bytesOut += counters.bytesOut.load(ordering: .relaxed)
         }
         return ServerMetrics(
             openConnections: openConnections.load(ordering: .relaxed),
@@ -61,8 +61,8 @@ final class Metrics: Sendable {
     }
 }
 
-/// The per-message counters of one loop: only that loop writes them, so loops never contend
-/// for a cache line (the padding keeps another loop's counters off this one's line).
+/// The per-message counters of one endpoint on one loop: only that loop writes them, so loops
+/// never contend for a cache line (the padding keeps another loop's counters off this one's line).
 final class LoopCounters: Sendable {
     let messagesIn = Atomic<Int>(0)
     let messagesOut = Atomic<Int>(0)

@@ -108,7 +108,7 @@ public final class WebSocket: @unchecked Sendable {
         } else {
             connection.loop.queue.async { _ = connection.send(message, compress: compress, accounted: size) }
         }
-        return bufferedAmount > connection.server.configuration.highWaterMark ? .backpressure : .queued
+        return bufferedAmount > connection.endpoint.settings.highWaterMark ? .backpressure : .queued
     }
 
     /// Sends a text message; see ``send(_:compress:)-(Message,_)``.
@@ -138,7 +138,7 @@ public final class WebSocket: @unchecked Sendable {
                     continuation.resume(returning: false)
                     return
                 }
-                if self.bufferedAmount <= connection.server.configuration.highWaterMark {
+                if self.bufferedAmount <= connection.endpoint.settings.highWaterMark {
                     continuation.resume(returning: true)
                 } else if self.closeEvent != nil {
                     continuation.resume(returning: false)

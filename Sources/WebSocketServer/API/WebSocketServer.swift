@@ -22,8 +22,10 @@ import Glibc
 /// that was started keeps running, and stays in memory, until ``shutdown(timeout:)``.
 public final class WebSocketServer: Sendable {
     /// The configuration the server was made with.
-    public var configuration: Configuration { core.configuration }
-    let core: ServerCore
+    public let configuration: Configuration
+    let core: Endpoint
+    /// Whether the server made its loops itself (and stops them at shutdown).
+    private let ownsLoops: Bool
     private let listener = Locked<ListenerState>(ListenerState())
 
     private struct ListenerState: @unchecked Sendable {
@@ -38,8 +40,16 @@ public final class WebSocketServer: Sendable {
     /// Makes a server; nothing listens until ``start()``. Connections handed over with
     /// ``adopt(socket:head:bytes:)`` are served from now on.
     public init(configuration: Configuration = Configuration()) {
-        core = ServerCore(configuration: configuration)
+        self.configuration = configuration
+        ownsLoops = configuration.eventLoops == nil
+        let loops = configuration.eventLoops
+            ?? EventLoops(count: configuration.loopCount, readBufferSize: configuration.readBufferSize, timerResolution: configuration.timerResolution)
+        core = Endpoint(settings: ConnectionSettings(configuration), eventLoops: loops)
     }
+
+    /// The loops the server's connections run on; a client in the same process can use them
+    /// too (its configuration's `eventLoops`).
+    public var eventLoops: EventLoops { core.eventLoops }
 
     // MARK: - Routes
     // Add every route before the server serves its first request (before start(), or before
@@ -65,7 +75,7 @@ public final class WebSocketServer: Sendable {
     /// 1000 if it is still open.
     public func asyncWebSocket(_ path: String, allowedOrigins: Set<String>? = nil, upgrade: UpgradeHook? = nil,
                                handler: @escaping @Sendable (WebSocket) async -> Void) {
-        precondition(!core.configuration.engine.deliversFragments,
+        precondition(!configuration.engine.deliversFragments,
                      "asyncWebSocket routes deliver whole messages through socket.messages; turn engine.deliversFragments off, or use webSocket(_:) with onFragment")
         core.routes.add(path, .webSocket(WebSocketRoute(allowedOrigins: allowedOrigins, upgradeHook: upgrade, onOpen: nil, task: handler)))
     }
@@ -85,16 +95,18 @@ public final class WebSocketServer: Sendable {
     /// missing, unreadable or mismatched file throws an error that names it.
     @discardableResult
     public func start() throws -> SocketAddress {
-        let configuration = core.configuration
+        let configuration = self.configuration
         let security = try configuration.transportSecurity?.load()
         let fd = try Socket.listen(host: configuration.host, port: configuration.port,
                                    backlog: configuration.backlog, reusePort: configuration.reusePort)
         let address = Socket.localAddress(of: fd) ?? SocketAddress(host: configuration.host, port: configuration.port)
         // Accepting runs on the first loop's queue: a connection that lands on that loop starts
         // at once, without a hop to another thread.
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: core.loops[0].queue)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: core.eventLoops.loops[0].queue)
         let box = DispatchBox(source)
-        source.setEventHandler { [core] in WebSocketServer.acceptAll(fd: fd, core: core, security: security, source: box.value) }
+        source.setEventHandler { [core] in
+            WebSocketServer.acceptAll(fd: fd, core: core, configuration: configuration, security: security, source: box.value)
+        }
         source.setCancelHandler { _ = Glibc.close(fd) }
         listener.withLock {
             $0.source = source
@@ -122,7 +134,8 @@ public final class WebSocketServer: Sendable {
         core.log(.info, "Certificates reloaded")
     }
 
-    private static func acceptAll(fd: Int32, core: ServerCore, security: (any SecureTransportFactory)?, source: DispatchSourceRead) {
+    private static func acceptAll(fd: Int32, core: Endpoint, configuration: Configuration, security: (any SecureTransportFactory)?,
+                                  source: DispatchSourceRead) {
         while true {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -149,7 +162,7 @@ public final class WebSocketServer: Sendable {
                 }
             }
             let open = core.metrics.openConnections.add(1, ordering: .relaxed).newValue
-            if open > core.configuration.maxConnections {
+            if open > configuration.maxConnections {
                 core.metrics.rejected(status: 503)
                 if security == nil {
                     // On a TLS port, answering would take a TLS handshake, the very work the
@@ -161,10 +174,11 @@ public final class WebSocketServer: Sendable {
                 core.connectionClosed()
                 continue
             }
-            Socket.configureAccepted(client, noDelay: core.configuration.noDelay)
-            let loop = core.pickLoop()
+            Socket.configureAccepted(client, noDelay: configuration.noDelay)
+            let place = core.pickLoop()
             let transport = security?.makeServerTransport(fd: client) ?? SocketTransport(fd: client)
-            let connection = Connection(transport: transport, loop: loop, server: core, remoteAddress: Socket.address(from: storage))
+            let connection = Connection(transport: transport, on: place, endpoint: core, remoteAddress: Socket.address(from: storage))
+            let loop = place.loop
             if loop.isCurrent {
                 connection.start()
             } else {
@@ -186,10 +200,10 @@ public final class WebSocketServer: Sendable {
     ///     without it, everything read from the socket so far.
     public func adopt(socket fd: Int32, head: HTTPRequestHead? = nil, bytes: [UInt8] = []) {
         core.metrics.openConnections.add(1, ordering: .relaxed)
-        Socket.configureAccepted(fd, noDelay: core.configuration.noDelay)
-        let loop = core.pickLoop()
-        let connection = Connection(transport: SocketTransport(fd: fd), loop: loop, server: core, remoteAddress: Socket.remoteAddress(of: fd))
-        loop.queue.async { connection.start(head: head, initialBytes: bytes) }
+        Socket.configureAccepted(fd, noDelay: configuration.noDelay)
+        let place = core.pickLoop()
+        let connection = Connection(transport: SocketTransport(fd: fd), on: place, endpoint: core, remoteAddress: Socket.remoteAddress(of: fd))
+        place.loop.queue.async { connection.start(head: head, initialBytes: bytes) }
     }
 
     // MARK: - Connections
@@ -198,7 +212,7 @@ public final class WebSocketServer: Sendable {
     public func connections(path: String? = nil) -> [WebSocket] { core.sockets(path: path) }
 
     /// The counters since the server was made.
-    public var metrics: ServerMetrics { core.metrics.snapshot(loops: core.loops) }
+    public var metrics: ServerMetrics { core.metrics.snapshot(loopCounters: core.loopCounters) }
 
     /// What a broadcast does with a receiver whose queue is over the high-water mark.
     public enum BroadcastOverflow: Sendable, Hashable {
@@ -218,7 +232,7 @@ public final class WebSocketServer: Sendable {
     @discardableResult
     public func broadcast(_ message: Message, path: String? = nil, excluding: WebSocket? = nil, overflow: BroadcastOverflow = .skip) -> Int {
         let frame = WebSocketEngine.serverFrame(for: message)
-        let mark = core.configuration.highWaterMark
+        let mark = configuration.highWaterMark
         var count = 0
         for socket in core.sockets(path: path) where socket !== excluding && socket.readyState == .open {
             if socket.bufferedAmount > mark {
@@ -248,17 +262,19 @@ public final class WebSocketServer: Sendable {
     /// Shuts down gracefully: stops accepting, sends 1001 (Going Away) to every WebSocket,
     /// closes HTTP connections, and waits until `timeout` for the closing handshakes and for the
     /// application's upgrade hooks and async handlers to return; then drops whatever is left,
-    /// cancels the hooks and handlers still running, and stops the server's timers. It returns
-    /// when all of that is done; the server cannot be restarted.
+    /// cancels the hooks and handlers still running, and stops the server's loops (unless they
+    /// came from its configuration's ``Configuration/eventLoops``, which others may use). It
+    /// returns when all of that is done; the server cannot be restarted.
     public func shutdown(timeout: Duration = .seconds(5)) async {
         let source: DispatchSourceRead? = listener.withLock { state in
             defer { state.source = nil }
             return state.source
         }
         source?.cancel()
-        for loop in core.loops {
+        let core = self.core
+        for loop in core.eventLoops.loops {
             loop.queue.async {
-                for connection in loop.connections {
+                for connection in core.connections(on: loop) {
                     if connection.isOpen {
                         connection.close(code: .goingAway, reason: "Server shutting down")
                     } else if connection.isBeforeUpgrade {
@@ -267,7 +283,6 @@ public final class WebSocketServer: Sendable {
                 }
             }
         }
-        let core = self.core
         let timedOut = Task {
             try? await Task.sleep(for: timeout)
             return !Task.isCancelled
@@ -278,9 +293,9 @@ public final class WebSocketServer: Sendable {
         }
         Task {
             if await timedOut.value {
-                for loop in core.loops {
+                for loop in core.eventLoops.loops {
                     loop.queue.async {
-                        for connection in loop.connections { connection.closeSocket() }
+                        for connection in core.connections(on: loop) { connection.closeSocket() }
                     }
                 }
                 core.userTasks.stopWaiting()
@@ -288,14 +303,7 @@ public final class WebSocketServer: Sendable {
         }
         await idle.value
         timedOut.cancel()
-        for loop in core.loops {
-            await withCheckedContinuation { continuation in
-                loop.queue.async {
-                    loop.stop()
-                    continuation.resume()
-                }
-            }
-        }
+        if ownsLoops { await core.eventLoops.stop() }
         core.log(.info, "Shut down")
     }
 }

@@ -44,7 +44,9 @@ final class Connection: @unchecked Sendable {
     let transport: any Transport
     var fd: Int32 { transport.fd }
     let loop: EventLoop
-    let server: ServerCore
+    /// This connection's counters on its loop.
+    let counters: LoopCounters
+    let endpoint: Endpoint
     let remoteAddress: SocketAddress?
     private(set) var phase: Phase
     /// Whether WebSocket frames flow.
@@ -96,13 +98,14 @@ final class Connection: @unchecked Sendable {
     private var timers: ConnectionTimers
     private var closeReported = false
 
-    init(transport: any Transport, loop: EventLoop, server: ServerCore, remoteAddress: SocketAddress?) {
+    init(transport: any Transport, on place: (loop: EventLoop, counters: LoopCounters), endpoint: Endpoint, remoteAddress: SocketAddress?) {
         self.transport = transport
-        self.loop = loop
-        self.server = server
+        loop = place.loop
+        counters = place.counters
+        self.endpoint = endpoint
         self.remoteAddress = remoteAddress
-        phase = .http(HTTPHeadParser(limits: server.configuration.headLimits))
-        timers = ConnectionTimers(server.timerSettings, acceptedAt: Monotonic.now)
+        phase = .http(HTTPHeadParser(limits: endpoint.settings.headLimits))
+        timers = ConnectionTimers(endpoint.settings.timers, acceptedAt: Monotonic.now)
     }
 
     // MARK: - Life cycle
@@ -112,7 +115,7 @@ final class Connection: @unchecked Sendable {
     func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
         loop.register(self)
         if let head {
-            carryOut(RequestDecision.decide(head, routes: server.routes), remainder: initialBytes)
+            carryOut(RequestDecision.decide(head, routes: endpoint.routes), remainder: initialBytes)
         } else if !initialBytes.isEmpty {
             initialBytes.withUnsafeBytes { handleInput($0) }
         } else {
@@ -136,7 +139,7 @@ final class Connection: @unchecked Sendable {
             switch transport.read(into: buffer) {
             case .moved(let n):
                 timers.inputArrived()
-                loop.counters.bytesIn.add(n, ordering: .relaxed)
+                counters.bytesIn.add(n, ordering: .relaxed)
                 handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 // TLS may hold input it has read from the socket but not yet returned, which
                 // epoll will not announce: go on while it does.
@@ -151,7 +154,7 @@ final class Connection: @unchecked Sendable {
                 updateInterest()
                 return
             case .notTLS:
-                server.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed)
+                endpoint.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed)
                 refuse(HTTPResponse.text(400, "This port speaks TLS: use https:// or wss://\n", headers: ["Connection": "close"]),
                        reason: "plain HTTP on a TLS port")
                 return
@@ -214,7 +217,7 @@ final class Connection: @unchecked Sendable {
         case .needMoreData:
             phase = .http(parser)
         case .complete(let head, let remainder):
-            carryOut(RequestDecision.decide(head, routes: server.routes), remainder: remainder)
+            carryOut(RequestDecision.decide(head, routes: endpoint.routes), remainder: remainder)
         }
     }
 
@@ -224,7 +227,7 @@ final class Connection: @unchecked Sendable {
         case .refuse(let response, let reason):
             refuse(response, reason: reason)
         case .respond(let response, let includeBody):
-            server.metrics.httpResponses.add(1, ordering: .relaxed)
+            endpoint.metrics.httpResponses.add(1, ordering: .relaxed)
             phase = .finishing
             timers.handshakeAnswered()
             writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: includeBody), accounted: 0))
@@ -237,7 +240,7 @@ final class Connection: @unchecked Sendable {
             }
             pause(.upgrade)
             let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo)
-            server.userTasks.run { [self] in
+            endpoint.userTasks.run { [self] in
                 let decision = await hook(context)
                 loop.execute { self.completeUpgrade(decision) }
             }
@@ -252,13 +255,13 @@ final class Connection: @unchecked Sendable {
             response.headers.replaceOrAdd(name: "Connection", value: "close")
             refuse(response, reason: "rejected by the upgrade hook")
         case .accept(let subprotocol, let headers, let userInfo):
-            var configuration = server.configuration.engine
+            var configuration = endpoint.settings.engine
             answersPings = configuration.repliesToPings
             configuration.repliesToPings = false  // see answerPing(_:)
             let acceptance: UpgradeAcceptance
             do {
                 acceptance = try ServerHandshake.accept(request, subprotocol: subprotocol, headers: headers,
-                                                        extensions: server.configuration.extensions, engine: configuration)
+                                                        extensions: endpoint.settings.extensions, engine: configuration)
             } catch {
                 refuse(error.response, reason: error.reason)
                 return
@@ -270,12 +273,12 @@ final class Connection: @unchecked Sendable {
                                    extensions: acceptance.extensions, userInfo: userInfo, feedsMessageSequence: route.feedsMessageSequence)
             self.socket = socket
             phase = .open
-            timers.opened(at: Monotonic.now, server.timerSettings)
-            server.metrics.handshakesAccepted.add(1, ordering: .relaxed)
-            server.opened(socket, path: request.path)
+            timers.opened(at: Monotonic.now, endpoint.settings.timers)
+            endpoint.metrics.handshakesAccepted.add(1, ordering: .relaxed)
+            endpoint.opened(socket, path: request.path)
             log(.debug, "WebSocket open", ["path": request.path])
             flush()
-            route.open(socket, tasks: server.userTasks)
+            route.open(socket, tasks: endpoint.userTasks)
             if !remainder.isEmpty, isOpen {
                 setMessageAllowance()
                 engineCall { remainder.withUnsafeBytes { engine.receive($0) } }
@@ -287,7 +290,7 @@ final class Connection: @unchecked Sendable {
 
     /// Answers with an HTTP error and closes.
     private func refuse(_ response: HTTPResponse, reason: String) {
-        server.metrics.rejected(status: response.status)
+        endpoint.metrics.rejected(status: response.status)
         log(.debug, "Handshake refused", ["status": String(response.status), "reason": reason])
         phase = .finishing
         timers.handshakeAnswered()
@@ -306,15 +309,15 @@ final class Connection: @unchecked Sendable {
         // Sends made by the callbacks below are queued and written together afterwards: a read
         // that brought many messages is answered with one sendmsg, not one per message.
         corked = true
-        let pausesReading = server.configuration.backpressure == .pauseReading
-        let mark = server.configuration.highWaterMark
+        let pausesReading = endpoint.settings.backpressure == .pauseReading
+        let mark = endpoint.settings.highWaterMark
         while isOpen, !pauseReasons.contains(.backpressure), let event = engineCall({ engine.nextEvent() }) {
             switch event {
             case .message(let message):
-                loop.counters.messagesIn.add(1, ordering: .relaxed)
+                counters.messagesIn.add(1, ordering: .relaxed)
                 socket?.deliver(message)
             case .fragment(let fragment):
-                if fragment.isFinal { loop.counters.messagesIn.add(1, ordering: .relaxed) }
+                if fragment.isFinal { counters.messagesIn.add(1, ordering: .relaxed) }
                 socket?.deliver(fragment)
             case .ping(let payload):
                 answerPing(payload)
@@ -349,7 +352,7 @@ final class Connection: @unchecked Sendable {
     /// and never reads then costs one held payload, not a queue of Pongs.
     private func answerPing(_ payload: [UInt8]) {
         guard answersPings else { return }
-        if writeQueue.cost <= server.configuration.highWaterMark {
+        if writeQueue.cost <= endpoint.settings.highWaterMark {
             try? engine.pong(payload)
         } else {
             heldPong = payload
@@ -360,8 +363,8 @@ final class Connection: @unchecked Sendable {
     /// (``WebSocketServer/Configuration/maxUnfinishedMessageBytes``) has room; beyond it the
     /// engine fails the connection with 1013 (Try Again Later) as the bytes arrive.
     private func setMessageAllowance() {
-        let othersHold = server.unfinishedMessageBytes.load(ordering: .relaxed) - unfinishedMessageBytes
-        engine.partialMessageAllowance = max(0, server.configuration.maxUnfinishedMessageBytes - othersHold)
+        let othersHold = endpoint.unfinishedMessageBytes.load(ordering: .relaxed) - unfinishedMessageBytes
+        engine.partialMessageAllowance = max(0, endpoint.settings.maxUnfinishedMessageBytes - othersHold)
     }
 
     /// Brings this connection's share of the server-wide total of unfinished-message bytes up
@@ -369,13 +372,13 @@ final class Connection: @unchecked Sendable {
     private func accountUnfinishedMessage() {
         let held = engine.partialMessageBytes
         guard held != unfinishedMessageBytes else { return }
-        server.unfinishedMessageBytes.add(held - unfinishedMessageBytes, ordering: .relaxed)
+        endpoint.unfinishedMessageBytes.add(held - unfinishedMessageBytes, ordering: .relaxed)
         unfinishedMessageBytes = held
     }
 
     private func releaseUnfinishedMessage() {
         guard unfinishedMessageBytes != 0 else { return }
-        server.unfinishedMessageBytes.subtract(unfinishedMessageBytes, ordering: .relaxed)
+        endpoint.unfinishedMessageBytes.subtract(unfinishedMessageBytes, ordering: .relaxed)
         unfinishedMessageBytes = 0
     }
 
@@ -411,7 +414,7 @@ final class Connection: @unchecked Sendable {
             phase = .finishing
             flush()
         } else if isOpen, state == .closing, !timers.isClosingTimed {
-            timers.closingStarted(at: Monotonic.now, server.timerSettings)
+            timers.closingStarted(at: Monotonic.now, endpoint.settings.timers)
         }
     }
 
@@ -428,7 +431,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
-        loop.counters.messagesOut.add(1, ordering: .relaxed)
+        counters.messagesOut.add(1, ordering: .relaxed)
         sendEngineOutput(accounting: accounted)
         return true
     }
@@ -439,7 +442,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
-        loop.counters.messagesOut.add(1, ordering: .relaxed)
+        counters.messagesOut.add(1, ordering: .relaxed)
         sendEngineOutput(accounting: accounted)
         return true
     }
@@ -467,8 +470,8 @@ final class Connection: @unchecked Sendable {
     private func checkBackpressure() {
         guard socket != nil else { return }
         let queued = writeQueue.cost
-        if queued > server.configuration.highWaterMark {
-            switch server.configuration.backpressure {
+        if queued > endpoint.settings.highWaterMark {
+            switch endpoint.settings.backpressure {
             case .pauseReading: pause(.backpressure)
             case .close:
                 if isOpen {
@@ -525,7 +528,7 @@ final class Connection: @unchecked Sendable {
             turnsLeft -= 1
             switch writeBatch() {
             case .moved(let written):
-                loop.counters.bytesOut.add(written, ordering: .relaxed)
+                counters.bytesOut.add(written, ordering: .relaxed)
                 let released = writeQueue.consume(written)
                 if released > 0 { socket?.bufferedAmountChanged(by: -released) }
             case .wouldBlock(.writable):
@@ -605,7 +608,7 @@ final class Connection: @unchecked Sendable {
             // what was just written. Shut down our side and read until its FIN instead.
             transport.shutdownWrite()
             phase = .awaitingPeerFIN
-            timers.closingStarted(at: Monotonic.now, server.timerSettings)
+            timers.closingStarted(at: Monotonic.now, endpoint.settings.timers)
             if !pauseReasons.isEmpty {
                 pauseReasons = []
                 updateInterest()
@@ -618,7 +621,7 @@ final class Connection: @unchecked Sendable {
                 return  // the Pong's write ends in writeQueueEmptied() again
             }
             checkBackpressure()
-            socket?.writeQueueEmptied(mark: server.configuration.highWaterMark)
+            socket?.writeQueueEmptied(mark: endpoint.settings.highWaterMark)
         default:
             break
         }
@@ -635,12 +638,12 @@ final class Connection: @unchecked Sendable {
         case .finishing, .awaitingPeerFIN: stage = .closing
         case .closed: return
         }
-        switch timers.due(at: now, stage: stage, server.timerSettings) {
+        switch timers.due(at: now, stage: stage, endpoint.settings.timers) {
         case .nothing:
             break
         case .handshakeTimedOut:
             log(.debug, "Handshake timed out", [:])
-            server.metrics.rejected(status: 408)
+            endpoint.metrics.rejected(status: 408)
             closeSocket()
         case .closeTimedOut:
             log(.debug, "Closing timed out", [:])
@@ -684,7 +687,7 @@ final class Connection: @unchecked Sendable {
     func closeSocket() {
         guard !isClosed else { return }
         phase = .closed
-        if transport.isHandshaking { server.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed) }
+        if transport.isHandshaking { endpoint.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed) }
         loop.unregister(self)
         transport.close()
         pauseReasons = []
@@ -694,7 +697,7 @@ final class Connection: @unchecked Sendable {
         let released = writeQueue.removeAll()
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         releaseUnfinishedMessage()
-        server.connectionClosed()
+        endpoint.connectionClosed()
         reportClose()
         socket = nil
     }
@@ -704,7 +707,7 @@ final class Connection: @unchecked Sendable {
         guard let socket, !closeReported else { return }
         closeReported = true
         let event = closeEvent()
-        server.closed(socket)
+        endpoint.closed(socket)
         log(.debug, "WebSocket closed", ["code": String(event.code.rawValue), "clean": String(event.wasClean)])
         socket.deliverClose(event)
     }
@@ -723,7 +726,7 @@ final class Connection: @unchecked Sendable {
 
     /// Logs with the peer's address added; nothing is built when the level is not logged.
     private func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String]) {
-        guard server.logs(level) else { return }
-        server.log(level, message, metadata().merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
+        guard endpoint.logs(level) else { return }
+        endpoint.log(level, message, metadata().merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
     }
 }

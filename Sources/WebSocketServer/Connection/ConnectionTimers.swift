@@ -13,12 +13,12 @@ struct ConnectionTimers {
         /// Close with 1001 after this long open; nil: no limit.
         var maxLifetime: UInt64?
 
-        init(_ configuration: WebSocketServer.Configuration) {
-            handshakeTimeout = configuration.handshakeTimeout.nanoseconds
-            closeTimeout = configuration.closeTimeout.nanoseconds
-            pongTimeout = configuration.pongTimeout.nanoseconds
-            idlePingInterval = configuration.idlePingInterval?.nanoseconds
-            maxLifetime = configuration.maxLifetime?.nanoseconds
+        init(handshakeTimeout: Duration, closeTimeout: Duration, pongTimeout: Duration, idlePingInterval: Duration?, maxLifetime: Duration?) {
+            self.handshakeTimeout = handshakeTimeout.nanoseconds
+            self.closeTimeout = closeTimeout.nanoseconds
+            self.pongTimeout = pongTimeout.nanoseconds
+            self.idlePingInterval = idlePingInterval?.nanoseconds
+            self.maxLifetime = maxLifetime?.nanoseconds
         }
     }
 

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// A serial queue, the epoll set of its connections, and what they share: a read buffer, an
-/// iovec array and a timer that checks every connection's deadlines.
+/// iovec array and a timer that checks every connection's deadlines. One of an ``EventLoops``
+/// set; a server's and a client's connections may share it.
 ///
 /// Dispatch drives the loop: one `DispatchSourceRead` watches the loop's epoll descriptor (which
 /// is readable whenever any of its sockets has an event) and runs ``poll()`` on the queue. One
@@ -16,8 +17,8 @@ import Glibc
 /// lock); the type is shared between threads only to hand work to that queue.
 final class EventLoop: @unchecked Sendable {
     let queue: DispatchQueue
-    /// This loop's per-message counters (see ``Metrics``).
-    let counters = LoopCounters()
+    /// The loop's place in its ``EventLoops`` set.
+    let index: Int
     let readBuffer: UnsafeMutableRawBufferPointer
     let iovecs: UnsafeMutablePointer<iovec>
     static let iovecCapacity = 64
@@ -38,6 +39,7 @@ final class EventLoop: @unchecked Sendable {
     private static let key = DispatchSpecificKey<ObjectIdentifier>()
 
     init(index: Int, readBufferSize: Int, resolution: Duration) {
+        self.index = index
         queue = DispatchQueue(label: "websocket.loop.\(index)")
         readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readBufferSize, alignment: 16)
         iovecs = UnsafeMutablePointer<iovec>.allocate(capacity: EventLoop.iovecCapacity)

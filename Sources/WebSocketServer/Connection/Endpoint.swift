@@ -1,40 +1,37 @@
 import Dispatch
 import Synchronization
 import WebSocketCore
-import CWebSocketShims
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// What a server shares with its connections: configuration, routes, counters, the set of
-/// open WebSockets and the shutdown state.
-final class ServerCore: Sendable {
-    let configuration: WebSocketServer.Configuration
+/// What a server, or a client, shares with its connections: their settings, the server's
+/// routes, counters, the set of open WebSockets, the application's tasks and the shutdown state.
+final class Endpoint: Sendable {
+    let settings: ConnectionSettings
+    /// The server's routes; a client's endpoint has none.
     let routes = Routes()
     let metrics = Metrics()
     /// The application's upgrade hooks and async handlers, running.
     let userTasks = UserTasks()
-    let loops: [EventLoop]
-    /// The configuration's timeouts, as every connection's timers use them.
-    let timerSettings: ConnectionTimers.Settings
+    /// The loops this endpoint's connections run on (maybe shared with other endpoints).
+    let eventLoops: EventLoops
+    /// This endpoint's per-message counters on each loop, by the loop's index: a loop shared
+    /// with another endpoint counts each one's messages apart.
+    let loopCounters: [LoopCounters]
     /// Bytes all connections hold for messages still arriving (bounded by
-    /// `configuration.maxUnfinishedMessageBytes`).
+    /// `settings.maxUnfinishedMessageBytes`).
     let unfinishedMessageBytes = Atomic<Int>(0)
     private let registry = Locked<[ObjectIdentifier: (socket: WebSocket, path: String)]>([:])
     private let idleWaiters = Locked<[CheckedContinuation<Void, Never>]>([])
-    private let nextLoop = Atomic<Int>(0)
 
-    init(configuration: WebSocketServer.Configuration) {
-        self.configuration = configuration
-        timerSettings = ConnectionTimers.Settings(configuration)
-        loops = (0..<max(1, configuration.loopCount)).map {
-            EventLoop(index: $0, readBufferSize: configuration.readBufferSize, resolution: configuration.timerResolution)
-        }
-        for loop in loops { loop.start() }
+    init(settings: ConnectionSettings, eventLoops: EventLoops) {
+        self.settings = settings
+        self.eventLoops = eventLoops
+        loopCounters = eventLoops.loops.map { _ in LoopCounters() }
     }
 
-    func pickLoop() -> EventLoop {
-        loops[nextLoop.add(1, ordering: .relaxed).newValue % loops.count]
+    /// The loop for the next connection, and this endpoint's counters on it.
+    func pickLoop() -> (loop: EventLoop, counters: LoopCounters) {
+        let loop = eventLoops.next()
+        return (loop, loopCounters[loop.index])
     }
 
     func opened(_ socket: WebSocket, path: String) {
@@ -71,12 +68,17 @@ final class ServerCore: Sendable {
         registry.withLock { r in r.values.filter { path == nil || $0.path == path }.map(\.socket) }
     }
 
+    /// This endpoint's connections on `loop`. On the loop's queue.
+    func connections(on loop: EventLoop) -> [Connection] {
+        loop.connections.filter { $0.endpoint === self }
+    }
+
     /// Whether a line of `level` would reach the log handler.
-    func logs(_ level: LogLevel) -> Bool { level >= configuration.logLevel && configuration.logHandler != nil }
+    func logs(_ level: LogLevel) -> Bool { level >= settings.logLevel && settings.logHandler != nil }
 
     /// Passes a line to the log handler; the metadata is built only if the line is wanted.
     func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String] = [:]) {
-        guard level >= configuration.logLevel, let handler = configuration.logHandler else { return }
+        guard level >= settings.logLevel, let handler = settings.logHandler else { return }
         handler(level, message, metadata())
     }
 }
