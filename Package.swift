@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
         .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
         .library(name: "WebSocketTLS", targets: ["WebSocketTLS"]),
+        .library(name: "WebSocketClient", targets: ["WebSocketClient"]),
         .executable(name: "websocket-echo", targets: ["websocket-echo"]),
         .executable(name: "websocket-chat", targets: ["websocket-chat"]),
         .executable(name: "websocket-hello", targets: ["websocket-hello"]),
@@ -32,6 +33,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // wss:// and https:// for WebSocketServer (and its client), on COpenSSL.
         .target(name: "WebSocketTLS", dependencies: ["WebSocketServer", "COpenSSL"]),
+        // The client: ws:// and wss:// connections, on the same loops and WebSocket type as the server.
+        .target(name: "WebSocketClient", dependencies: ["WebSocketCore", "WebSocketServer", "WebSocketTLS"]),
 
         // The examples, and what they share (options, the start line, shutdown on SIGINT/SIGTERM).
         .target(name: "ExampleSupport", dependencies: ["WebSocketServer", "WebSocketTLS"], path: "Examples/ExampleSupport"),
@@ -42,7 +45,7 @@ let package = Package(
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
-        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS"],
+        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS", "WebSocketClient"],
                     exclude: ["TLSFixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -23,6 +23,10 @@ final class Connection: @unchecked Sendable {
         case http(HTTPHeadParser)
         /// The route's upgrade hook is deciding; the bytes that followed the request wait.
         case upgrading(WebSocketRoute, UpgradeRequest, remainder: [UInt8])
+        /// A client: the request is out; reading the response head.
+        case requesting(ClientOpening, HTTPHeadParser)
+        /// A client: the server refused (not 101); reading the body of its answer to report it.
+        case readingRefusal(ClientOpening, HTTPResponseHead, HTTPResponseBody)
         /// WebSocket frames flow.
         case open
         /// Writing what is queued, then shutting down the write side (after an HTTP response or the close handshake).
@@ -48,15 +52,15 @@ final class Connection: @unchecked Sendable {
     let counters: LoopCounters
     let endpoint: Endpoint
     let remoteAddress: SocketAddress?
-    private(set) var phase: Phase
+    var phase: Phase
     /// Whether WebSocket frames flow.
     var isOpen: Bool { if case .open = phase { true } else { false } }
     /// Whether the socket is closed.
     var isClosed: Bool { if case .closed = phase { true } else { false } }
-    /// Whether the request is still being read or decided.
+    /// Whether the opening handshake is still under way (either side).
     var isBeforeUpgrade: Bool {
         switch phase {
-        case .http, .upgrading: true
+        case .http, .upgrading, .requesting, .readingRefusal: true
         default: false
         }
     }
@@ -77,12 +81,12 @@ final class Connection: @unchecked Sendable {
     // that could touch the same property again (application callbacks run between engine calls,
     // never inside one; the extension codec the engine calls has no way to reach the connection).
     // Debug builds check the first half of that: see engineCall(_:).
-    @exclusivity(unchecked) private var writeQueue = WriteQueue()
+    @exclusivity(unchecked) var writeQueue = WriteQueue()
     /// The protocol engine. A placeholder until the upgrade installs the real one (`upgraded`):
     /// the property is not optional so that reading it never copies the engine out of the object.
-    @exclusivity(unchecked) private(set) var engine = WebSocketEngine(role: .server)
+    @exclusivity(unchecked) var engine = WebSocketEngine(role: .server)
     /// Whether `engine` is the connection's real engine.
-    private var upgraded = false
+    private(set) var upgraded = false
     /// Whether Pings are answered (the engine's own answering is off: the connection decides,
     /// so that it can hold back Pongs while over the high-water mark).
     private var answersPings = true
@@ -95,7 +99,7 @@ final class Connection: @unchecked Sendable {
     private(set) var socket: WebSocket?
 
     /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
-    private var timers: ConnectionTimers
+    var timers: ConnectionTimers
     private var closeReported = false
 
     init(transport: any Transport, on place: (loop: EventLoop, counters: LoopCounters), endpoint: Endpoint, remoteAddress: SocketAddress?) {
@@ -109,21 +113,6 @@ final class Connection: @unchecked Sendable {
     }
 
     // MARK: - Life cycle
-
-    /// Starts reading. On the queue. `initialBytes` were read by someone else before handing
-    /// the socket over; `head` is a request head they parsed already.
-    func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
-        loop.register(self)
-        if let head {
-            carryOut(RequestDecision.decide(head, routes: endpoint.routes), remainder: initialBytes)
-        } else if !initialBytes.isEmpty {
-            initialBytes.withUnsafeBytes { handleInput($0) }
-        } else {
-            // The request has usually arrived with the connection (TCP_DEFER_ACCEPT): read it
-            // now rather than after another trip through epoll.
-            readable()
-        }
-    }
 
     /// The socket has input (or was closed by the peer). On the queue.
     func readable() {
@@ -165,7 +154,7 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    private func handleInput(_ bytes: UnsafeRawBufferPointer) {
+    func handleInput(_ bytes: UnsafeRawBufferPointer) {
         switch phase {
         case .http:
             parseHead(bytes)
@@ -176,6 +165,10 @@ final class Connection: @unchecked Sendable {
         case .upgrading:
             // Reading is paused while the hook decides; bytes read before the pause wait in the phase.
             break
+        case .requesting:
+            parseResponse(bytes)
+        case .readingRefusal:
+            readRefusal(bytes)
         case .finishing, .awaitingPeerFIN, .closed:
             break  // input after the close handshake, or after an HTTP response, is discarded
         }
@@ -190,7 +183,7 @@ final class Connection: @unchecked Sendable {
     /// an application callback reaching the connection from inside the engine would do: the
     /// skipped exclusivity checks on `engine` would let that pass unseen.
     @inline(__always)
-    private func engineCall<Value, Failure>(_ body: () throws(Failure) -> Value) throws(Failure) -> Value {
+    func engineCall<Value, Failure>(_ body: () throws(Failure) -> Value) throws(Failure) -> Value {
         #if DEBUG
         precondition(!insideEngineCall, "An engine call started inside another: a callback re-entered the connection")
         insideEngineCall = true
@@ -199,103 +192,36 @@ final class Connection: @unchecked Sendable {
         return try body()
     }
 
-    // MARK: - HTTP and the upgrade
+    // MARK: - Opening
 
-    private func parseHead(_ bytes: UnsafeRawBufferPointer) {
-        guard case .http(var parser) = phase else { return }
-        // The phase lets go of the parser while it parses, so that its buffer, when a head
-        // spans reads, grows in place instead of being copied on every read.
-        phase = .finishing
-        let progress: HTTPHeadParser.Progress<HTTPRequestHead>
-        do {
-            progress = try parser.parseRequest(bytes)
-        } catch {
-            refuse(error.response, reason: error.reason)
-            return
-        }
-        switch progress {
-        case .needMoreData:
-            phase = .http(parser)
-        case .complete(let head, let remainder):
-            carryOut(RequestDecision.decide(head, routes: endpoint.routes), remainder: remainder)
-        }
+    /// Settings for this connection's engine. The engine's own answering of Pings is turned
+    /// off: the connection answers them itself, so that it can hold Pongs back while over the
+    /// high-water mark (see answerPing(_:)).
+    func engineConfiguration() -> WebSocketEngine.Configuration {
+        var configuration = endpoint.settings.engine
+        answersPings = configuration.repliesToPings
+        configuration.repliesToPings = false
+        return configuration
     }
 
-    /// Acts on what the request gets; `remainder` is what followed the request head.
-    private func carryOut(_ decision: RequestDecision, remainder: [UInt8]) {
-        switch decision {
-        case .refuse(let response, let reason):
-            refuse(response, reason: reason)
-        case .respond(let response, let includeBody):
-            endpoint.metrics.httpResponses.add(1, ordering: .relaxed)
-            phase = .finishing
-            timers.handshakeAnswered()
-            writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: includeBody), accounted: 0))
-            flush()
-        case .upgrade(let route, let request):
-            phase = .upgrading(route, request, remainder: remainder)
-            guard let hook = route.upgradeHook else {
-                completeUpgrade(.accept)
-                return
-            }
-            pause(.upgrade)
-            let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo)
-            endpoint.userTasks.run { [self] in
-                let decision = await hook(context)
-                loop.execute { self.completeUpgrade(decision) }
-            }
-        }
-    }
-
-    /// Carries out the upgrade hook's decision (or `.accept` for a route without a hook).
-    private func completeUpgrade(_ decision: UpgradeDecision) {
-        guard case .upgrading(let route, let request, let remainder) = phase else { return }
-        switch decision {
-        case .reject(var response):
-            response.headers.replaceOrAdd(name: "Connection", value: "close")
-            refuse(response, reason: "rejected by the upgrade hook")
-        case .accept(let subprotocol, let headers, let userInfo):
-            var configuration = endpoint.settings.engine
-            answersPings = configuration.repliesToPings
-            configuration.repliesToPings = false  // see answerPing(_:)
-            let acceptance: UpgradeAcceptance
-            do {
-                acceptance = try ServerHandshake.accept(request, subprotocol: subprotocol, headers: headers,
-                                                        extensions: endpoint.settings.extensions, engine: configuration)
-            } catch {
-                refuse(error.response, reason: error.reason)
-                return
-            }
-            writeQueue.append(.init(header: nil, payload: acceptance.response, accounted: 0))
-            engine = acceptance.engine
-            upgraded = true
-            let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
-                                   extensions: acceptance.extensions, userInfo: userInfo, feedsMessageSequence: route.feedsMessageSequence)
-            self.socket = socket
-            phase = .open
-            timers.opened(at: Monotonic.now, endpoint.settings.timers)
-            endpoint.metrics.handshakesAccepted.add(1, ordering: .relaxed)
-            endpoint.opened(socket, path: request.path)
-            log(.debug, "WebSocket open", ["path": request.path])
-            flush()
-            route.open(socket, tasks: endpoint.userTasks)
-            if !remainder.isEmpty, isOpen {
-                setMessageAllowance()
-                engineCall { remainder.withUnsafeBytes { engine.receive($0) } }
-                processEngineEvents()
-            }
-            resume(.upgrade)
-        }
-    }
-
-    /// Answers with an HTTP error and closes.
-    private func refuse(_ response: HTTPResponse, reason: String) {
-        endpoint.metrics.rejected(status: response.status)
-        log(.debug, "Handshake refused", ["status": String(response.status), "reason": reason])
-        phase = .finishing
-        timers.handshakeAnswered()
-        writeQueue.append(.init(header: nil, payload: response.serialized(), accounted: 0))
+    /// The opening handshake has succeeded (a server has queued its 101, a client has checked
+    /// one): frames flow from now on. `opened` runs the application's open handler before any
+    /// frame is delivered; `remainder` is what came after the head.
+    func open(_ socket: WebSocket, engine: WebSocketEngine, remainder: [UInt8], opened: () -> Void) {
+        self.engine = engine
+        upgraded = true
+        self.socket = socket
+        phase = .open
+        timers.opened(at: Monotonic.now, endpoint.settings.timers)
+        endpoint.opened(socket, path: socket.request.path)
+        log(.debug, "WebSocket open", ["path": socket.request.path])
         flush()
+        opened()
+        if !remainder.isEmpty, isOpen {
+            setMessageAllowance()
+            engineCall { remainder.withUnsafeBytes { self.engine.receive($0) } }
+            processEngineEvents()
+        }
     }
 
     // MARK: - WebSocket
@@ -305,7 +231,7 @@ final class Connection: @unchecked Sendable {
     /// replies sent from a handler leave before a Close that arrived after that message.
     /// Under `.pauseReading`, delivery stops as soon as the write queue is over the mark; the
     /// rest waits in the engine until the queue drains (see resume(_:)).
-    private func processEngineEvents() {
+    func processEngineEvents() {
         // Sends made by the callbacks below are queued and written together afterwards: a read
         // that brought many messages is answered with one sendmsg, not one per message.
         corked = true
@@ -362,7 +288,7 @@ final class Connection: @unchecked Sendable {
     /// Lets this connection's unfinished message grow only as far as the server-wide budget
     /// (``WebSocketServer/Configuration/maxUnfinishedMessageBytes``) has room; beyond it the
     /// engine fails the connection with 1013 (Try Again Later) as the bytes arrive.
-    private func setMessageAllowance() {
+    func setMessageAllowance() {
         let othersHold = endpoint.unfinishedMessageBytes.load(ordering: .relaxed) - unfinishedMessageBytes
         engine.partialMessageAllowance = max(0, endpoint.settings.maxUnfinishedMessageBytes - othersHold)
     }
@@ -518,7 +444,7 @@ final class Connection: @unchecked Sendable {
 
     /// Writes as much of the queue as the socket takes, up to ``writesPerTurn`` calls; waits for
     /// writability for the rest.
-    private func flush() {
+    func flush() {
         var turnsLeft = Connection.writesPerTurn
         while !writeQueue.isEmpty && !isClosed {
             if turnsLeft == 0 {
@@ -596,11 +522,17 @@ final class Connection: @unchecked Sendable {
         case .finishing:
             reportClose()
             if upgraded, engine.failure == nil, engine.closeReceived != nil, engine.closeSent != nil {
-                // Both Close frames have crossed: the peer sends nothing more, so the server
-                // closes the TCP connection at once, as RFC 6455 §7.1.1 asks (after TLS's
-                // close_notify, which tells the peer nothing was cut off).
-                transport.shutdownWrite()
-                closeSocket()
+                // Both Close frames have crossed: the peer sends nothing more. RFC 6455 §7.1.1:
+                // the server closes the TCP connection at once (after TLS's close_notify, which
+                // tells the peer nothing was cut off); the client waits for the server to close
+                // first, so that the server, not the client, holds TIME_WAIT.
+                if engine.role == .server {
+                    transport.shutdownWrite()
+                    closeSocket()
+                } else {
+                    phase = .awaitingPeerFIN
+                    timers.closingStarted(at: Monotonic.now, endpoint.settings.timers)
+                }
                 return
             }
             // An HTTP response, or a connection failed mid-stream: the peer may still be
@@ -633,7 +565,7 @@ final class Connection: @unchecked Sendable {
     func checkDeadlines(now: UInt64) {
         let stage: ConnectionTimers.Stage
         switch phase {
-        case .http, .upgrading: stage = .handshake
+        case .http, .upgrading, .requesting, .readingRefusal: stage = .handshake
         case .open: stage = .open
         case .finishing, .awaitingPeerFIN: stage = .closing
         case .closed: return
@@ -643,6 +575,10 @@ final class Connection: @unchecked Sendable {
             break
         case .handshakeTimedOut:
             log(.debug, "Handshake timed out", [:])
+            if clientOpening != nil {
+                failOpening(.handshakeTimedOut)
+                return
+            }
             endpoint.metrics.rejected(status: 408)
             closeSocket()
         case .closeTimedOut:
@@ -672,10 +608,22 @@ final class Connection: @unchecked Sendable {
     }
 
     private func peerClosed() {
+        if clientOpening != nil {
+            failOpening(.closedDuringHandshake)
+            return
+        }
         closeSocket()
     }
 
     private func transportFailed(_ error: WebSocketError) {
+        if clientOpening != nil {
+            switch error {
+            case .tls(let reason): failOpening(.tls(reason))
+            case .transport(let systemError): failOpening(.transport(systemError))
+            default: failOpening(.closedDuringHandshake)
+            }
+            return
+        }
         if isOpen {
             socket?.deliverError(error)
         }
@@ -686,6 +634,9 @@ final class Connection: @unchecked Sendable {
     /// Closes the socket, releases the sources and reports the close once.
     func closeSocket() {
         guard !isClosed else { return }
+        // A client dropped before its opening ended (by terminate(), say) still reports it.
+        let opening = clientOpening
+        defer { opening?.finish(.failure(.closedDuringHandshake)) }
         phase = .closed
         if transport.isHandshaking { endpoint.metrics.tlsHandshakesFailed.add(1, ordering: .relaxed) }
         loop.unregister(self)
@@ -725,7 +676,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Logs with the peer's address added; nothing is built when the level is not logged.
-    private func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String]) {
+    func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String]) {
         guard endpoint.logs(level) else { return }
         endpoint.log(level, message, metadata().merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
     }

@@ -1,7 +1,7 @@
 import WebSocketCore
 
 /// What a connection reads of its server's or client's configuration.
-struct ConnectionSettings: Sendable {
+package struct ConnectionSettings: Sendable {
     /// Limits on the request head (a server's) or the response head (a client's).
     var headLimits: HTTPHeadLimits
     /// Frame and message limits and message delivery.
@@ -18,6 +18,17 @@ struct ConnectionSettings: Sendable {
 }
 
 extension ConnectionSettings {
+    /// Settings from their values, for a client (the `WebSocketClient` module).
+    package init(headLimits: HTTPHeadLimits, engine: WebSocketEngine.Configuration, highWaterMark: Int, backpressure: BackpressurePolicy,
+                 maxUnfinishedMessageBytes: Int, handshakeTimeout: Duration, closeTimeout: Duration, pongTimeout: Duration,
+                 idlePingInterval: Duration?, logHandler: LogHandler?, logLevel: LogLevel) {
+        self.init(headLimits: headLimits, engine: engine, extensions: [], highWaterMark: highWaterMark, backpressure: backpressure,
+                  maxUnfinishedMessageBytes: maxUnfinishedMessageBytes,
+                  timers: ConnectionTimers.Settings(handshakeTimeout: handshakeTimeout, closeTimeout: closeTimeout, pongTimeout: pongTimeout,
+                                                    idlePingInterval: idlePingInterval, maxLifetime: nil),
+                  logHandler: logHandler, logLevel: logLevel)
+    }
+
     /// A server's connection settings.
     init(_ configuration: WebSocketServer.Configuration) {
         self.init(headLimits: configuration.headLimits, engine: configuration.engine, extensions: configuration.extensions,
