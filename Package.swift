@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "websocket-chat", targets: ["websocket-chat"]),
         .executable(name: "websocket-hello", targets: ["websocket-hello"]),
         .executable(name: "websocket-explained", targets: ["websocket-explained"]),
+        .executable(name: "websocket-cat", targets: ["websocket-cat"]),
         .executable(name: "websocket-core-bench", targets: ["websocket-core-bench"]),
     ],
     targets: [
@@ -42,6 +43,7 @@ let package = Package(
         .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport"], path: "Examples/websocket-chat"),
         .executableTarget(name: "websocket-hello", dependencies: ["ExampleSupport"], path: "Examples/websocket-hello"),
         .executableTarget(name: "websocket-explained", dependencies: ["ExampleSupport"], path: "Examples/websocket-explained"),
+        .executableTarget(name: "websocket-cat", dependencies: ["ExampleSupport", "WebSocketClient"], path: "Examples/websocket-cat"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),

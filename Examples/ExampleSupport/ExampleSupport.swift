@@ -9,10 +9,27 @@ import WebSocketTLS
 import Glibc
 #endif
 
-/// Prints a line and flushes it at once, so that a pipe or a log file sees it as it happens.
+/// Writes a line to standard output at once, so that a pipe or a log file sees it as it
+/// happens. It goes straight to the descriptor: stdio's `fflush(NULL)` would wait for the lock
+/// of every stream, standard input's too, which a thread blocked reading it holds.
 public func say(_ line: String) {
-    print(line)
-    fflush(nil)
+    write(line, to: 1)
+}
+
+/// Writes a line to standard error at once.
+public func complain(_ line: String) {
+    write(line, to: 2)
+}
+
+private func write(_ line: String, to fd: Int32) {
+    let bytes = Array((line + "\n").utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return }
+        offset += n
+    }
 }
 
 /// Reads `--host`, `--port`, `--tls-cert FILE --tls-key FILE` (which turn TLS on) and the
