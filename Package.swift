@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "websocket-explained", targets: ["websocket-explained"]),
         .executable(name: "websocket-cat", targets: ["websocket-cat"]),
         .executable(name: "websocket-core-bench", targets: ["websocket-core-bench"]),
+        .executable(name: "websocket-client-bench", targets: ["websocket-client-bench"]),
     ],
     targets: [
         // The system zlib, used by permessage-deflate (RFC 7692).
@@ -45,6 +46,7 @@ let package = Package(
         .executableTarget(name: "websocket-explained", dependencies: ["ExampleSupport"], path: "Examples/websocket-explained"),
         .executableTarget(name: "websocket-cat", dependencies: ["ExampleSupport", "WebSocketClient"], path: "Examples/websocket-cat"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
+        .executableTarget(name: "websocket-client-bench", dependencies: ["WebSocketClient"], path: "Benchmarks/websocket-client-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
         .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS", "WebSocketClient"],
