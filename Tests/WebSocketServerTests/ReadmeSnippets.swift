@@ -3,6 +3,7 @@
 import WebSocketCore
 import WebSocketServer
 import WebSocketTLS
+import WebSocketClient
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -158,6 +159,16 @@ enum ReadmeSnippets {
         }
         reload.resume()
         // END tls
+    }
+
+    static func client() async throws {
+        // BEGIN client
+        let socket = try await WebSocket.connect("wss://example.com/chat", protocols: ["chat.v1"])
+        try await socket.send("Hello")
+        for await message in socket.messages {
+            print(message.text ?? "\(message.data.count) bytes")
+        }
+        // END client
     }
 
     static func embedding(server: WebSocketServer, fd: Int32, head: HTTPRequestHead, rest: [UInt8]) {
