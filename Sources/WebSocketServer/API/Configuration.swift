@@ -75,6 +75,10 @@ extension WebSocketServer {
         /// `WebSocketTLS` module; nil serves plain TCP. ``WebSocketServer/start()`` loads the
         /// certificates and throws if one is missing or wrong.
         public var transportSecurity: TransportSecurity?
+        /// Carries ``WebSocketServer/publish(_:to:excluding:overflow:)`` to other server
+        /// processes that serve the same topics (the `WebSocketRedis` module's, say); nil keeps
+        /// topics within this process.
+        public var backplane: (any Backplane)?
         /// Where log lines go; nil logs nothing.
         public var logHandler: LogHandler?
         /// The least severe level passed to ``logHandler``.
@@ -104,6 +108,7 @@ extension WebSocketServer {
             backpressure = .pauseReading
             extensions = []
             transportSecurity = nil
+            backplane = nil
             logHandler = nil
             logLevel = .info
         }

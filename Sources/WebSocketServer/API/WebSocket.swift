@@ -181,6 +181,20 @@ public final class WebSocket: @unchecked Sendable {
         connection.loop.execute { connection.close(code: code, reason: reason) }
     }
 
+    /// Joins `topic`: messages the server publishes to it reach this socket
+    /// (``WebSocketServer/publish(_:to:excluding:overflow:)``). The socket leaves its topics
+    /// when it closes.
+    public func subscribe(_ topic: String) {
+        let connection = self.connection
+        connection.loop.execute { connection.join(topic) }
+    }
+
+    /// Leaves `topic`.
+    public func unsubscribe(_ topic: String) {
+        let connection = self.connection
+        connection.loop.execute { connection.leave(topic) }
+    }
+
     /// Drops the connection at once, without a closing handshake (reported as 1006).
     public func terminate() {
         let connection = self.connection

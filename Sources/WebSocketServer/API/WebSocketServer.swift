@@ -35,6 +35,8 @@ public final class WebSocketServer: Sendable {
         var address: SocketAddress?
         /// Makes each accepted connection's TLS, when the configuration asks for TLS.
         var security: (any SecureTransportFactory)?
+        /// Told of topics the backplane may have lost messages of.
+        var onDiscontinuity: (@Sendable ([String]) -> Void)?
     }
 
     /// Makes a server; nothing listens until ``start()``. Connections handed over with
@@ -44,7 +46,10 @@ public final class WebSocketServer: Sendable {
         ownsLoops = configuration.eventLoops == nil
         let loops = configuration.eventLoops
             ?? EventLoops(count: configuration.loopCount, readBufferSize: configuration.readBufferSize, timerResolution: configuration.timerResolution)
-        core = Endpoint(settings: ConnectionSettings(configuration), eventLoops: loops)
+        let backplane = configuration.backplane
+        core = Endpoint(settings: ConnectionSettings(configuration), eventLoops: loops) { topic, joined in
+            if joined { backplane?.subscribe(topic) } else { backplane?.unsubscribe(topic) }
+        }
     }
 
     /// The loops the server's connections run on; a client in the same process can use them
@@ -97,6 +102,16 @@ public final class WebSocketServer: Sendable {
     public func start() throws -> SocketAddress {
         let configuration = self.configuration
         let security = try configuration.transportSecurity?.load()
+        if let backplane = configuration.backplane {
+            let core = self.core, listener = self.listener
+            try backplane.start(for: BackplaneNode(
+                deliver: { message, topic in
+                    _ = core.topics.publish(.init(topic: topic, message: message, frame: WebSocketEngine.serverFrame(for: message),
+                                                  excluding: nil, overflow: .skip), on: core.eventLoops)
+                },
+                discontinuity: { topics in listener.withLock { $0.onDiscontinuity }?(topics) },
+                topics: { core.topics.all }))
+        }
         let fd = try Socket.listen(host: configuration.host, port: configuration.port,
                                    backlog: configuration.backlog, reusePort: configuration.reusePort)
         let address = Socket.localAddress(of: fd) ?? SocketAddress(host: configuration.host, port: configuration.port)
@@ -257,6 +272,38 @@ public final class WebSocketServer: Sendable {
         return count
     }
 
+    // MARK: - Topics
+
+    /// Sends `message` to every member of `topic` (sockets join with ``WebSocket/subscribe(_:)``)
+    /// on this server, and, with a ``Configuration/backplane``, on every other node. The frame
+    /// is encoded once for all members without compression; the members on one loop get it in
+    /// one turn of that loop, their writes corked together. Returns at once, from any thread.
+    ///
+    /// - Parameters:
+    ///   - excluding: a socket that does not get it (the publisher's own, say).
+    ///   - overflow: what happens to a member whose queue is over the high-water mark.
+    /// - Returns: the members `topic` has on this server (the excluded socket counted, if it is one).
+    @discardableResult
+    public func publish(_ message: Message, to topic: String, excluding: WebSocket? = nil, overflow: BroadcastOverflow = .skip) -> Int {
+        let reached = core.topics.publish(.init(topic: topic, message: message, frame: WebSocketEngine.serverFrame(for: message),
+                                                excluding: excluding, overflow: overflow), on: core.eventLoops)
+        configuration.backplane?.publish(message, to: topic)
+        return reached
+    }
+
+    /// The members `topic` has on this server.
+    public func subscriberCount(_ topic: String) -> Int { core.topics.count(topic) }
+
+    /// Calls `handler` with the topics whose messages from other nodes may have been lost while
+    /// the backplane could not reach its broker, once per outage: the application can resync
+    /// those topics (from its database, say).
+    public func onDiscontinuity(_ handler: @escaping @Sendable ([String]) -> Void) {
+        listener.withLock { $0.onDiscontinuity = handler }
+    }
+
+    /// The backplane's health, if the server has one: for a health route.
+    public var backplaneStatus: BackplaneStatus? { configuration.backplane?.status }
+
     // MARK: - Shutdown
 
     /// Shuts down gracefully: stops accepting, sends 1001 (Going Away) to every WebSocket,
@@ -303,6 +350,7 @@ public final class WebSocketServer: Sendable {
         }
         await idle.value
         timedOut.cancel()
+        await configuration.backplane?.shutdown()
         if ownsLoops { await core.eventLoops.stop() }
         core.log(.info, "Shut down")
     }

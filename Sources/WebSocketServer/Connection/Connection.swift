@@ -96,6 +96,8 @@ final class Connection: @unchecked Sendable {
     private var heldPong: [UInt8]?
     /// The bytes of unfinished messages this connection has added to the server-wide total.
     private var unfinishedMessageBytes = 0
+    /// The topics this connection has joined (left when it closes).
+    private var topics: Set<String> = []
     private(set) var socket: WebSocket?
 
     /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
@@ -383,6 +385,32 @@ final class Connection: @unchecked Sendable {
         sendEngineOutput()
     }
 
+    /// Joins `topic`. On the queue.
+    func join(_ topic: String) {
+        guard isOpen, topics.insert(topic).inserted else { return }
+        endpoint.topics.join(self, topic)
+    }
+
+    /// Leaves `topic`. On the queue.
+    func leave(_ topic: String) {
+        guard topics.remove(topic) != nil else { return }
+        endpoint.topics.leave(self, topic)
+    }
+
+    /// Holds writes back until ``uncork()``, so that several frames leave in one `sendmsg`;
+    /// false if writes were held already (by event delivery, or an earlier cork).
+    func cork() -> Bool {
+        guard !corked else { return false }
+        corked = true
+        return true
+    }
+
+    /// Writes what was held back since ``cork()``.
+    func uncork() {
+        corked = false
+        if upgraded && !writeQueue.isEmpty && !watchingWritable { flush() }
+    }
+
     /// Drops the connection without a closing handshake.
     func terminate() {
         guard !isClosed else { return }
@@ -648,6 +676,8 @@ final class Connection: @unchecked Sendable {
         let released = writeQueue.removeAll()
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         releaseUnfinishedMessage()
+        for topic in topics { endpoint.topics.leave(self, topic) }
+        topics = []
         endpoint.connectionClosed()
         reportClose()
         socket = nil

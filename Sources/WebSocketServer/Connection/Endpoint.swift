@@ -22,10 +22,14 @@ final class Endpoint: Sendable {
     private let registry = Locked<[ObjectIdentifier: (socket: WebSocket, path: String)]>([:])
     private let idleWaiters = Locked<[CheckedContinuation<Void, Never>]>([])
 
-    init(settings: ConnectionSettings, eventLoops: EventLoops) {
+    /// Topic membership and publications (a server's).
+    let topics: Topics
+
+    init(settings: ConnectionSettings, eventLoops: EventLoops, topicsChanged: @escaping @Sendable (String, Bool) -> Void = { _, _ in }) {
         self.settings = settings
         self.eventLoops = eventLoops
         loopCounters = eventLoops.loops.map { _ in LoopCounters() }
+        topics = Topics(loopCount: eventLoops.count, firstJoinedOrLastLeft: topicsChanged)
     }
 
     /// The loop for the next connection, and this endpoint's counters on it.
