@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "WebSocketServer", targets: ["WebSocketServer"]),
         .library(name: "WebSocketTLS", targets: ["WebSocketTLS"]),
         .library(name: "WebSocketClient", targets: ["WebSocketClient"]),
+        .library(name: "WebSocketRedis", targets: ["WebSocketRedis"]),
         .executable(name: "websocket-echo", targets: ["websocket-echo"]),
         .executable(name: "websocket-chat", targets: ["websocket-chat"]),
         .executable(name: "websocket-hello", targets: ["websocket-hello"]),
@@ -37,11 +38,13 @@ let package = Package(
         .target(name: "WebSocketTLS", dependencies: ["WebSocketServer", "COpenSSL"]),
         // The client: ws:// and wss:// connections, on the same loops and WebSocket type as the server.
         .target(name: "WebSocketClient", dependencies: ["WebSocketCore", "WebSocketServer", "WebSocketTLS"]),
+        // Topics across server processes through Redis pub/sub: a RESP codec and the backplane.
+        .target(name: "WebSocketRedis", dependencies: ["WebSocketCore", "WebSocketServer"]),
 
         // The examples, and what they share (options, the start line, shutdown on SIGINT/SIGTERM).
         .target(name: "ExampleSupport", dependencies: ["WebSocketServer", "WebSocketTLS"], path: "Examples/ExampleSupport"),
         .executableTarget(name: "websocket-echo", dependencies: ["ExampleSupport"], path: "Examples/websocket-echo"),
-        .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport"], path: "Examples/websocket-chat"),
+        .executableTarget(name: "websocket-chat", dependencies: ["ExampleSupport", "WebSocketRedis"], path: "Examples/websocket-chat"),
         .executableTarget(name: "websocket-hello", dependencies: ["ExampleSupport"], path: "Examples/websocket-hello"),
         .executableTarget(name: "websocket-explained", dependencies: ["ExampleSupport"], path: "Examples/websocket-explained"),
         .executableTarget(name: "websocket-cat", dependencies: ["ExampleSupport", "WebSocketClient"], path: "Examples/websocket-cat"),
@@ -49,7 +52,7 @@ let package = Package(
         .executableTarget(name: "websocket-client-bench", dependencies: ["WebSocketClient"], path: "Benchmarks/websocket-client-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
-        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS", "WebSocketClient"],
+        .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS", "WebSocketClient", "WebSocketRedis"],
                     exclude: ["TLSFixtures"]),
     ],
     swiftLanguageModes: [.v6]

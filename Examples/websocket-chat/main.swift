@@ -2,21 +2,38 @@
 // Every message is cut to 50 characters and sent to everyone connected.
 //
 //   swift run websocket-chat [--host 127.0.0.1] [--port 8080] [--max-length 50]
-//                            [--allow-origin https://other.example,...]
+//                            [--allow-origin https://other.example,...] [--redis redis://127.0.0.1:6379]
 //
 // Then open http://localhost:8080 in two tabs. A browser page from another site cannot join:
 // the chat accepts its own origin (the page it serves) and the ones given with --allow-origin.
+// Everyone is a member of the topic "chat"; with --redis, every chat process that names the same
+// Redis shares the room (run two on different ports, open a tab on each).
 import ExampleSupport
 import WebSocketCore
+import WebSocketRedis
 import WebSocketServer
+#if canImport(Glibc)
+import Glibc
+#endif
 
 var configuration = WebSocketServer.Configuration(host: "127.0.0.1", port: 8080)
 configuration.engine.maxMessageSize = 64 << 10
 configuration.extensions = [PerMessageDeflate()]
-let options = parseArguments(usage: "websocket-chat [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--max-length CHARACTERS] [--allow-origin ORIGIN,...]",
-                             configuration: &configuration, options: ["--max-length", "--allow-origin"])
+let options = parseArguments(usage: "websocket-chat [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--max-length CHARACTERS] [--allow-origin ORIGIN,...] [--redis URL]",
+                             configuration: &configuration, options: ["--max-length", "--allow-origin", "--redis"])
 let limit = options["--max-length"].flatMap(Int.init) ?? 50
 let otherOrigins = Set((options["--allow-origin"] ?? "").split(separator: ",").map(String.init))
+if let url = options["--redis"] {
+    do {
+        configuration.backplane = try RedisBackplane(url)
+    } catch {
+        say("websocket-chat: \(error)")
+        exit(2)
+    }
+}
+/// Who is counted in the join and leave notices: this process's members (other processes
+/// sharing the room through Redis count their own).
+let here = configuration.backplane == nil ? "online" : "on this server"
 
 let server = WebSocketServer(configuration: configuration)
 
@@ -32,14 +49,15 @@ server.http("/") { _ in htmlPage(chatPage) }
 }
 
 server.webSocket("/ws", upgrade: { checkOrigin($0) }) { socket in
-    server.broadcast(.text("» someone joined (\(server.connections(path: "/ws").count) online)"), path: "/ws")
+    socket.subscribe("chat")
+    server.publish(.text("» someone joined (\(server.connections(path: "/ws").count) \(here))"), to: "chat")
     socket.onText { socket, text in
         // The seed's rule: a message is cut to 50 characters (not bytes, so no character is split).
         let message = String(text.prefix(limit))
-        server.broadcast(.text(message), path: "/ws")
+        server.publish(.text(message), to: "chat")
     }
     socket.onClose { _, _ in
-        server.broadcast(.text("« someone left (\(server.connections(path: "/ws").count) online)"), path: "/ws")
+        server.publish(.text("« someone left (\(server.connections(path: "/ws").count) \(here))"), to: "chat")
     }
 }
 

@@ -53,9 +53,9 @@ package final class ClientConnector: Sendable {
 }
 
 /// `getaddrinfo` on a global queue, so that a slow DNS server never holds a loop.
-enum Resolver {
+package enum Resolver {
     /// An address to connect to.
-    struct Address: @unchecked Sendable {
+    package struct Address: @unchecked Sendable {
         // `@unchecked`: a plain C struct of bytes.
         var storage: sockaddr_storage
         var length: socklen_t
@@ -64,7 +64,7 @@ enum Resolver {
 
     /// Resolves `host` (a name, or an IPv4 or IPv6 literal, which resolves at once) and calls
     /// `completion` with its addresses in the order `getaddrinfo` gives them (RFC 6724's).
-    static func resolve(host: String, port: Int, completion: @escaping @Sendable (Result<[Address], WebSocketClientError>) -> Void) {
+    package static func resolve(host: String, port: Int, completion: @escaping @Sendable (Result<[Address], WebSocketClientError>) -> Void) {
         if let literal = try? Socket.makeAddress(host: host, port: port), host != "localhost" {
             completion(.success([Address(storage: literal.0, length: literal.1)]))
             return
@@ -100,9 +100,9 @@ enum Resolver {
 /// Tries each address in turn with a non-blocking connect, on a loop's queue, until one
 /// connects or the deadline passes. Each attempt waits for writability with a Dispatch source of
 /// its own (a connection has no place in the loop's epoll set until it is connected).
-final class ConnectAttempts: @unchecked Sendable {
+package final class ConnectAttempts: @unchecked Sendable {
     // `@unchecked`: used only on `queue`.
-    typealias Outcome = Result<(fd: Int32, address: SocketAddress?), WebSocketClientError>
+    package typealias Outcome = Result<(fd: Int32, address: SocketAddress?), WebSocketClientError>
 
     private let host: String
     private var addresses: ArraySlice<Resolver.Address>
@@ -114,7 +114,7 @@ final class ConnectAttempts: @unchecked Sendable {
     private let deadline: DispatchTime
     private var done = false
 
-    init(host: String, addresses: [Resolver.Address], deadline: DispatchTime, queue: DispatchQueue, completion: @escaping (Outcome) -> Void) {
+    package init(host: String, addresses: [Resolver.Address], deadline: DispatchTime, queue: DispatchQueue, completion: @escaping (Outcome) -> Void) {
         self.host = host
         self.addresses = addresses[...]
         self.deadline = deadline
@@ -123,7 +123,7 @@ final class ConnectAttempts: @unchecked Sendable {
     }
 
     /// Starts the first attempt and the deadline. On the queue.
-    func start() {
+    package func start() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: deadline)
         timer.setEventHandler { [self] in

@@ -17,7 +17,7 @@ enum System {
 extension Duration {
     /// The duration in whole nanoseconds, negative durations as 0 (for deadlines on the
     /// monotonic clock).
-    var nanoseconds: UInt64 {
+    package var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
     }
