@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "websocket-cat", targets: ["websocket-cat"]),
         .executable(name: "websocket-core-bench", targets: ["websocket-core-bench"]),
         .executable(name: "websocket-client-bench", targets: ["websocket-client-bench"]),
+        .executable(name: "websocket-topics-bench", targets: ["websocket-topics-bench"]),
     ],
     targets: [
         // The system zlib, used by permessage-deflate (RFC 7692).
@@ -50,6 +51,7 @@ let package = Package(
         .executableTarget(name: "websocket-cat", dependencies: ["ExampleSupport", "WebSocketClient"], path: "Examples/websocket-cat"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
         .executableTarget(name: "websocket-client-bench", dependencies: ["WebSocketClient"], path: "Benchmarks/websocket-client-bench"),
+        .executableTarget(name: "websocket-topics-bench", dependencies: ["WebSocketClient", "WebSocketRedis"], path: "Benchmarks/websocket-topics-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
         .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS", "WebSocketClient", "WebSocketRedis"],

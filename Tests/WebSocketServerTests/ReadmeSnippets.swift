@@ -171,6 +171,17 @@ enum ReadmeSnippets {
         // END client
     }
 
+    static func topics(server: WebSocketServer) {
+        // BEGIN topics
+        server.webSocket("/ws") { socket in
+            socket.subscribe("room")  // left again when the socket closes
+            socket.onText { socket, text in
+                server.publish(.text(text), to: "room", excluding: socket)
+            }
+        }
+        // END topics
+    }
+
     static func embedding(server: WebSocketServer, fd: Int32, head: HTTPRequestHead, rest: [UInt8]) {
         // BEGIN embedding
         // Your HTTP server accepted `fd` and parsed `head`; `rest` is whatever it read past
