@@ -81,6 +81,9 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
     private var stopped = false
     private var lastError = ""
     private let counters = Counters()
+    /// Messages published from any thread, waiting for the queue's next turn (one hop per turn,
+    /// not one per message).
+    private let publications = Mutex<(messages: [(Message, String)], scheduled: Bool)>(([], false))
 
     /// A backplane for the Redis at `url` (`redis://[user:password@]host[:port]`).
     public init(_ url: String, configuration: Configuration = Configuration()) throws(RedisError) {
@@ -121,7 +124,21 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             counters.dropped.add(1, ordering: .relaxed)
             return
         }
-        queue.async { [self] in
+        let schedule = publications.withLock { state in
+            state.messages.append((message, topic))
+            defer { state.scheduled = true }
+            return !state.scheduled
+        }
+        if schedule { queue.async { [self] in sendPublications() } }
+    }
+
+    /// Encodes the waiting publications as PUBLISH commands, in order. On the queue.
+    private func sendPublications() {
+        let batch = publications.withLock { state in
+            defer { state = ([], false) }
+            return state.messages
+        }
+        for (message, topic) in batch {
             let sequence = nextSequence[topic, default: 1]
             nextSequence[topic] = sequence + 1
             let envelope = Envelope(origin: nodeID, sequence: sequence, isText: message.kind == .text, payload: message.data).encoded
