@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets and runs each for a bounded time; exits non-zero on a crash.
-#   Fuzz/run.sh [seconds-per-target] [target...]      (default 60 s; targets: FrameDecoderFuzz HandshakeFuzz)
+#   Fuzz/run.sh [seconds-per-target] [target...]      (default 60 s; targets: FrameDecoderFuzz HandshakeFuzz RESPFuzz)
 # Crashing inputs land in Fuzz/artifacts/, corpora in Fuzz/corpus-*/ (both ignored by git).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(FrameDecoderFuzz HandshakeFuzz)
+[ ${#targets[@]} -eq 0 ] && targets=(FrameDecoderFuzz HandshakeFuzz RESPFuzz)
 out=.build-fuzz
 mkdir -p "$out" Fuzz/artifacts
 status=0
 for target in "${targets[@]}"; do
     echo "== building $target"
-    swiftc -parse-as-library -suppress-warnings -O -sanitize=fuzzer,address -module-name WebSocketCore \
+    # Each target is compiled with the sources it tests, as one module.
+    case "$target" in
+        RESPFuzz) module=WebSocketRedis; sources=(Sources/WebSocketRedis/RESP.swift) ;;
+        *) module=WebSocketCore; sources=($(find Sources/WebSocketCore -name "*.swift")) ;;
+    esac
+    swiftc -parse-as-library -suppress-warnings -O -sanitize=fuzzer,address -module-name "$module" \
         -I Sources/CZlib -lz \
-        $(find Sources/WebSocketCore -name "*.swift") "Fuzz/$target.swift" -o "$out/$target" 2>&1 | grep -v "ld.gold: warning" || true
+        "${sources[@]}" "Fuzz/$target.swift" -o "$out/$target" 2>&1 | grep -v "ld.gold: warning" || true
     [ -x "$out/$target" ] || { echo "build of $target failed"; exit 1; }
     mkdir -p "Fuzz/corpus-$target"
     echo "== running $target for ${seconds}s"
