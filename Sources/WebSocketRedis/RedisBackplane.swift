@@ -2,6 +2,9 @@ import Dispatch
 import Synchronization
 import WebSocketCore
 import WebSocketServer
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A ``Backplane`` on Redis (or Valkey) pub/sub: every server process (node) publishes to and
 /// subscribes to one Redis channel per topic, so a message published on any node reaches the
@@ -24,6 +27,10 @@ import WebSocketServer
 ///   ``Configuration/maxQueuedMessages`` wait to be sent, the rest are dropped and counted.
 ///   Connections come back with exponential backoff and jitter (50 ms to 2 s), and a probe
 ///   (this node publishing to itself) restarts a subscriber connection that went quiet.
+/// - Member counts across nodes: every ``Configuration/presenceInterval`` each node writes its
+///   changed per-topic counts (`HSET {prefix}:pc:{topic} {node} {count}`) and its liveness
+///   (`ZADD {prefix}:nodes {expiry} {node}`); a count across nodes adds the live nodes' entries,
+///   so a node that dies without a word drops out when its ``Configuration/presenceTTL`` lapses.
 public final class RedisBackplane: Backplane, @unchecked Sendable {
     // `@unchecked`: every mutable property is touched on `queue` only; `counters` is atomic.
 
@@ -41,15 +48,23 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
         /// The largest payload published (Redis is single-threaded: a huge message stalls every
         /// topic); larger ones are not sent to other nodes, and counted as dropped.
         public var maxPayload: Int
+        /// How often this node writes its member counts and its liveness to Redis.
+        public var presenceInterval: Duration
+        /// How long a node's counts stay valid without a new liveness mark.
+        public var presenceTTL: Duration
 
-        /// Defaults: prefix `ws`, 2 s to connect, 10,000 queued messages, a probe every 2 s, 1 MiB payloads.
+        /// Defaults: prefix `ws`, 2 s to connect, 10,000 queued messages, a probe every 2 s, 1 MiB
+        /// payloads, member counts written every 5 s and valid for 15 s.
         public init(prefix: String = "ws", connectTimeout: Duration = .seconds(2), maxQueuedMessages: Int = 10_000,
-                    probeInterval: Duration = .seconds(2), maxPayload: Int = 1 << 20) {
+                    probeInterval: Duration = .seconds(2), maxPayload: Int = 1 << 20,
+                    presenceInterval: Duration = .seconds(5), presenceTTL: Duration = .seconds(15)) {
             self.prefix = prefix
             self.connectTimeout = connectTimeout
             self.maxQueuedMessages = maxQueuedMessages
             self.probeInterval = probeInterval
             self.maxPayload = maxPayload
+            self.presenceInterval = presenceInterval
+            self.presenceTTL = presenceTTL
         }
     }
 
@@ -77,6 +92,12 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
     /// The last sequence number seen per (node, topic).
     private var lastSequence: [[UInt8]: [String: UInt64]] = [:]
     private var probeTimer: DispatchSourceTimer?
+    private var presenceTimer: DispatchSourceTimer?
+    /// The counts last written to Redis, by topic.
+    private var reportedCounts: [String: Int] = [:]
+    /// What to do with each reply the command connection is owed, in order (nil: nothing; a
+    /// PUBLISH's count of receivers is not needed).
+    private var replyHandlers: [((RESPValue) -> Void)?] = []
     private var probeAnswered = true
     private var stopped = false
     private var lastError = ""
@@ -102,6 +123,7 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             connectSubscriber()
             connectCommands()
             startProbe()
+            startPresence()
         }
     }
 
@@ -163,6 +185,13 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
                 stopped = true
                 probeTimer?.cancel()
                 probeTimer = nil
+                presenceTimer?.cancel()
+                presenceTimer = nil
+                if commandsReady {
+                    // This node's counts and liveness go at once, rather than at their expiry.
+                    for topic in reportedCounts.keys { write(RESPCommand.encode("HDEL", countsKey(topic), nodeName)) }
+                    write(RESPCommand.encode("ZREM", nodesKey, nodeName))
+                }
                 if subscriberReady, !topics.isEmpty {
                     subscriber?.send(RESPCommand.encode(strings: ["UNSUBSCRIBE"] + topics.map(channel)))
                 }
@@ -217,15 +246,21 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             guard connection === commands else { return }
             commandsReady = true
             attempts.commands = 0
-            for command in waiting { pendingOutput += command }
+            // The connection sent AUTH first, if it needed to: its reply comes first.
+            replyHandlers = address.authentication == nil ? [] : [nil]
+            reportedCounts = [:]  // written again in full at the next presence turn
+            for command in waiting { write(command) }
             counters.published.add(waiting.count, ordering: .relaxed)
             waiting = []
-            scheduleFlush()
         }, onValue: { [self] value in
-            if case .error(let text) = value { lastError = text }  // PUBLISH answers integers; an error is kept for the status
+            if case .error(let text) = value { lastError = text }  // kept for the status
+            if !replyHandlers.isEmpty { replyHandlers.removeFirst()?(value) }
         }, onEnd: { [self] reason in
             lastError = reason
             commandsReady = false
+            let owed = replyHandlers
+            replyHandlers = []
+            for handler in owed { handler?(.error("connection lost: \(reason)")) }
             let delay = backoff(attempts.commands)
             attempts.commands += 1
             queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in connectCommands() }
@@ -252,7 +287,13 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             return
         }
         counters.published.add(1, ordering: .relaxed)
+        write(command)
+    }
+
+    /// Queues a command on the command connection for this turn's write; `reply` gets its reply.
+    private func write(_ command: [UInt8], reply: ((RESPValue) -> Void)? = nil) {
         pendingOutput += command
+        replyHandlers.append(reply)
         scheduleFlush()
     }
 
@@ -310,11 +351,86 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             probeAnswered = false
             var command: [UInt8] = []
             RESPCommand.encode([Array("PUBLISH".utf8), Array(probeChannel.utf8), [1]], into: &command)
-            pendingOutput += command
-            scheduleFlush()
+            write(command)
         }
         timer.resume()
         probeTimer = timer
+    }
+
+    // MARK: - Member counts across nodes
+
+    private var nodeName: String { nodeID.map { String($0, radix: 16) }.joined() }
+    private var nodesKey: String { "\(configuration.prefix):nodes" }
+    private func countsKey(_ topic: String) -> String { "\(configuration.prefix):pc:\(topic)" }
+
+    /// Seconds since 1970, the clock the liveness marks use (nodes on other machines compare
+    /// them: their clocks must roughly agree, as NTP keeps them).
+    private var wallClock: Int { Int(time(nil)) }
+
+    /// Every presence interval: writes the counts that changed, and this node's liveness.
+    private func startPresence() {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let interval = DispatchTimeInterval.nanoseconds(Int(configuration.presenceInterval.nanoseconds))
+        timer.schedule(deadline: .now(), repeating: interval)
+        timer.setEventHandler { [self] in writePresence() }
+        timer.resume()
+        presenceTimer = timer
+    }
+
+    private func writePresence() {
+        guard commandsReady, let node else { return }
+        let ttl = Int(configuration.presenceTTL.components.seconds)
+        for topic in topics.union(reportedCounts.keys) {
+            let count = node.memberCount(topic)
+            guard count != reportedCounts[topic] else { continue }
+            if count == 0 {
+                write(RESPCommand.encode("HDEL", countsKey(topic), nodeName))
+                reportedCounts[topic] = nil
+            } else {
+                write(RESPCommand.encode("HSET", countsKey(topic), nodeName, String(count)))
+                write(RESPCommand.encode("EXPIRE", countsKey(topic), String(ttl * 4)))
+                reportedCounts[topic] = count
+            }
+        }
+        write(RESPCommand.encode("ZADD", nodesKey, String(wallClock + ttl), nodeName))
+        write(RESPCommand.encode("ZREMRANGEBYSCORE", nodesKey, "-inf", String(wallClock - ttl)))
+    }
+
+    public func memberCount(of topic: String) async -> Int? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int?, Never>) in
+            queue.async { [self] in
+                guard commandsReady, let node else { return continuation.resume(returning: nil) }
+                let local = node.memberCount(topic)
+                var counts: [String: Int]?
+                var live: Set<String>?
+                var answered = false
+                func answer(_ count: Int?) {
+                    guard !answered else { return }
+                    answered = true
+                    continuation.resume(returning: count)
+                }
+                func finish() {
+                    guard let counts, let live else { return }
+                    answer(local + counts.filter { $0.key != nodeName && live.contains($0.key) }.values.reduce(0, +))
+                }
+                write(RESPCommand.encode("HGETALL", countsKey(topic))) { reply in
+                    guard case .array(let items?) = reply else { return answer(nil) }
+                    var found: [String: Int] = [:]
+                    for pair in stride(from: 0, to: items.count - 1, by: 2) {
+                        if let name = items[pair].bytes, let value = items[pair + 1].bytes, let count = Int(String(decoding: value, as: UTF8.self)) {
+                            found[String(decoding: name, as: UTF8.self)] = count
+                        }
+                    }
+                    counts = found
+                    finish()
+                }
+                write(RESPCommand.encode("ZRANGEBYSCORE", nodesKey, String(wallClock), "+inf")) { reply in
+                    guard case .array(let items?) = reply else { return answer(nil) }
+                    live = Set(items.compactMap { $0.bytes.map { String(decoding: $0, as: UTF8.self) } })
+                    finish()
+                }
+            }
+        }
     }
 }
 

@@ -62,7 +62,8 @@ final class RedisProcess: @unchecked Sendable {
 
 /// A topic server on a Redis backplane.
 func redisNode(_ redis: RedisProcess) throws -> (WebSocketServer, Int) {
-    let backplane = try RedisBackplane(redis.url, configuration: .init(connectTimeout: .seconds(1), probeInterval: .milliseconds(300)))
+    let backplane = try RedisBackplane(redis.url, configuration: .init(connectTimeout: .seconds(1), probeInterval: .milliseconds(300),
+                                                                      presenceInterval: .milliseconds(200), presenceTTL: .seconds(2)))
     let (server, port) = try topicServer { $0.backplane = backplane }
     #expect(eventually { server.backplaneStatus?.isConnected == true })
     return (server, port)
@@ -123,6 +124,34 @@ extension WebSocketServerTests {
             }
             #expect(seen.last == "after")
             #expect(a.backplaneStatus?.discontinuities == 1 && a.backplaneStatus?.reconnects == 1)
+        }
+
+        @Test func memberCountsAddUpAcrossLiveNodes() async throws {
+            let redis = try RedisProcess()
+            let (a, aPort) = try redisNode(redis), (b, bPort) = try redisNode(redis)
+            defer { stop(a) }
+            let onA = try (0..<2).map { _ in try TestClient(port: aPort, path: "/join/p") }
+            let onB = try (0..<3).map { _ in try TestClient(port: bPort, path: "/join/p") }
+            #expect(eventually { a.subscriberCount("p") == 2 && b.subscriberCount("p") == 3 })
+            var counts: (Int, Int) = (0, 0)
+            for _ in 0..<50 {
+                counts = (await a.subscriberCountAcrossNodes("p"), await b.subscriberCountAcrossNodes("p"))
+                if counts == (5, 5) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(counts == (5, 5))
+            // A node whose liveness mark has lapsed (it died without a word) does not count; a
+            // live one does. Written by hand, as other nodes would.
+            let now = Int(Date().timeIntervalSince1970)
+            try redis.cli("ZADD", "ws:nodes", String(now - 10), "dead-node")
+            try redis.cli("HSET", "ws:pc:p", "dead-node", "7")
+            try redis.cli("ZADD", "ws:nodes", String(now + 100), "live-node")
+            try redis.cli("HSET", "ws:pc:p", "live-node", "4")
+            #expect(await a.subscriberCountAcrossNodes("p") == 9)
+            // A node that shuts down takes its counts with it at once.
+            stop(b)
+            #expect(await a.subscriberCountAcrossNodes("p") == 6)
+            withExtendedLifetime((onA, onB)) {}
         }
 
         @Test func aSubscriberConnectionKilledByRedisComesBack() throws {

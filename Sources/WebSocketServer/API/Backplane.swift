@@ -23,8 +23,16 @@ public protocol Backplane: AnyObject, Sendable {
     func publish(_ message: Message, to topic: String)
     /// How the backplane is doing, for a health route.
     var status: BackplaneStatus { get }
+    /// The members `topic` has on all nodes together, as the backplane last heard from each;
+    /// nil if it cannot tell (the broker is unreachable, or the backplane keeps no counts).
+    func memberCount(of topic: String) async -> Int?
     /// Stops: unsubscribes and closes its connections; called by ``WebSocketServer/shutdown(timeout:)``.
     func shutdown() async
+}
+
+extension Backplane {
+    /// No counts kept: nil.
+    public func memberCount(of topic: String) async -> Int? { nil }
 }
 
 /// What a backplane needs of its server.
@@ -36,13 +44,16 @@ public struct BackplaneNode: Sendable {
     public let discontinuity: @Sendable (_ topics: [String]) -> Void
     /// The topics with members on this node now (what to subscribe to again after a reconnect).
     public let topics: @Sendable () -> [String]
+    /// The members a topic has on this node now.
+    public let memberCount: @Sendable (_ topic: String) -> Int
 
-    /// A node from its three functions (tests of a backplane make their own).
+    /// A node from its functions (tests of a backplane make their own).
     public init(deliver: @escaping @Sendable (Message, String) -> Void, discontinuity: @escaping @Sendable ([String]) -> Void,
-                topics: @escaping @Sendable () -> [String]) {
+                topics: @escaping @Sendable () -> [String], memberCount: @escaping @Sendable (String) -> Int) {
         self.deliver = deliver
         self.discontinuity = discontinuity
         self.topics = topics
+        self.memberCount = memberCount
     }
 }
 

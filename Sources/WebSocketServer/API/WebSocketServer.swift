@@ -110,7 +110,8 @@ public final class WebSocketServer: Sendable {
                                                   excluding: nil, overflow: .skip), on: core.eventLoops)
                 },
                 discontinuity: { topics in listener.withLock { $0.onDiscontinuity }?(topics) },
-                topics: { core.topics.all }))
+                topics: { core.topics.all },
+                memberCount: { core.topics.count($0) }))
         }
         let fd = try Socket.listen(host: configuration.host, port: configuration.port,
                                    backlog: configuration.backlog, reusePort: configuration.reusePort)
@@ -293,6 +294,16 @@ public final class WebSocketServer: Sendable {
 
     /// The members `topic` has on this server.
     public func subscriberCount(_ topic: String) -> Int { core.topics.count(topic) }
+
+    /// The members `topic` has on every node sharing this server's backplane: this server's
+    /// own count now, plus each other live node's as it last reported it (every few seconds);
+    /// without a backplane, or when it cannot tell, this server's count.
+    public func subscriberCountAcrossNodes(_ topic: String) async -> Int {
+        guard let backplane = configuration.backplane, let count = await backplane.memberCount(of: topic) else {
+            return core.topics.count(topic)
+        }
+        return count
+    }
 
     /// Calls `handler` with the topics whose messages from other nodes may have been lost while
     /// the backplane could not reach its broker, once per outage: the application can resync
