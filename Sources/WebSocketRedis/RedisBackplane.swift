@@ -98,7 +98,12 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
     /// What to do with each reply the command connection is owed, in order (nil: nothing; a
     /// PUBLISH's count of receivers is not needed).
     private var replyHandlers: [((RESPValue) -> Void)?] = []
-    private var probeAnswered = true
+    /// The probe under way: whether Redis has answered its PUBLISH, and whether it has come back
+    /// on the subscriber connection; nil when none is out.
+    private var probe: (replied: Bool, arrived: Bool)?
+    /// Whether Redis has confirmed the subscription to the probe channel (probes before that
+    /// could race the SUBSCRIBE, which travels on the other connection).
+    private var probeSubscribed = false
     private var stopped = false
     private var lastError = ""
     private let counters = Counters()
@@ -214,7 +219,8 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             guard connection === subscriber else { return }
             subscriberReady = true
             attempts.subscriber = 0
-            probeAnswered = true
+            probe = nil
+            probeSubscribed = false
             // Resubscribe in batches of 1,000 channels (and the probe channel).
             let channels = [probeChannel] + topics.map(channel)
             for start in stride(from: 0, to: channels.count, by: 1000) {
@@ -314,12 +320,12 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
     // MARK: - Receiving
 
     private func received(_ value: RESPValue) {
-        guard case .array(let parts?) = value, parts.count == 3, let kind = parts[0].bytes, kind == Array("message".utf8),
-              let channelBytes = parts[1].bytes, let payload = parts[2].bytes
-        else { return }  // subscribe and unsubscribe confirmations
+        guard case .array(let parts?) = value, parts.count == 3, let kind = parts[0].bytes, let channelBytes = parts[1].bytes else { return }
+        if kind == Array("subscribe".utf8), channelBytes == Array(probeChannel.utf8) { probeSubscribed = true }
+        guard kind == Array("message".utf8), let payload = parts[2].bytes else { return }  // other confirmations
         let channelName = String(decoding: channelBytes, as: UTF8.self)
         if channelName == probeChannel {
-            probeAnswered = true
+            probe?.arrived = true
             return
         }
         let topicPrefix = "\(configuration.prefix):t:"
@@ -334,27 +340,44 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
 
     // MARK: - The probe
 
-    /// Every probe interval, publishes to this node's probe channel; if the last probe has not
-    /// come back on the subscriber connection by then, that connection is restarted (a
-    /// subscription Redis dropped without closing the socket would otherwise stay silent).
+    /// Every probe interval, publishes to this node's probe channel and looks at how the last
+    /// probe fared. Redis answered that no one is subscribed (it dropped the subscription), or it
+    /// answered but the probe never came back on the subscriber connection (a connection dead
+    /// without a close): the subscriber connection is restarted. Redis has not answered at all:
+    /// it is slow (a long command, a fork), and the probe waits; restarting then would only lose
+    /// the messages on their way.
     private func startProbe() {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = DispatchTimeInterval.nanoseconds(Int(configuration.probeInterval.nanoseconds))
         timer.schedule(deadline: .now() + interval, repeating: interval)
         timer.setEventHandler { [self] in
-            guard subscriberReady, commandsReady else { return }
-            if !probeAnswered {
-                lastError = "the probe did not come back: restarting the subscriber connection"
-                subscriber?.end(lastError)
-                return
+            guard subscriberReady, commandsReady, probeSubscribed else { return }
+            if let probe {
+                guard probe.replied else { return }  // Redis is slow: wait
+                if !probe.arrived {
+                    restartSubscriber("the probe did not come back on the subscriber connection")
+                    return
+                }
             }
-            probeAnswered = false
+            probe = (replied: false, arrived: false)
             var command: [UInt8] = []
             RESPCommand.encode([Array("PUBLISH".utf8), Array(probeChannel.utf8), [1]], into: &command)
-            write(command)
+            write(command) { [self] reply in
+                if case .integer(0) = reply, subscriberReady {
+                    restartSubscriber("Redis has no subscription for this node")
+                } else {
+                    probe?.replied = true
+                }
+            }
         }
         timer.resume()
         probeTimer = timer
+    }
+
+    private func restartSubscriber(_ reason: String) {
+        lastError = reason
+        probe = nil
+        subscriber?.end(reason)
     }
 
     // MARK: - Member counts across nodes

@@ -23,7 +23,7 @@ final class RedisProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
-        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "local"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else {
@@ -152,6 +152,21 @@ extension WebSocketServerTests {
             stop(b)
             #expect(await a.subscriberCountAcrossNodes("p") == 6)
             withExtendedLifetime((onA, onB)) {}
+        }
+
+        @Test func messagesPublishedWhileRedisStallsArriveInOrderWhenItWakes() throws {
+            let redis = try RedisProcess()
+            let (a, aPort) = try redisNode(redis), (b, _) = try redisNode(redis)
+            defer { stop(a); stop(b) }
+            let onA = try TestClient(port: aPort, path: "/join/s")
+            #expect(eventually { (try? redis.cli("PUBSUB", "NUMSUB", "ws:t:s")) == "ws:t:s\n1" })
+            let sleeper = Thread { _ = try? redis.cli("DEBUG", "SLEEP", "1") }
+            sleeper.start()
+            usleep(100_000)
+            for i in 0..<50 { b.publish(.text("during \(i)"), to: "s") }
+            let start = now()
+            for i in 0..<50 { #expect(onA.nextMessage(timeout: 4000)?.text == "during \(i)") }
+            #expect(now() - start < 4000)
         }
 
         @Test func aSubscriberConnectionKilledByRedisComesBack() throws {
