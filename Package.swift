@@ -50,8 +50,10 @@ let package = Package(
         .executableTarget(name: "websocket-explained", dependencies: ["ExampleSupport"], path: "Examples/websocket-explained"),
         .executableTarget(name: "websocket-cat", dependencies: ["ExampleSupport", "WebSocketClient"], path: "Examples/websocket-cat"),
         .executableTarget(name: "websocket-core-bench", dependencies: ["WebSocketCore", "CZlib"], path: "Benchmarks/websocket-core-bench"),
-        .executableTarget(name: "websocket-client-bench", dependencies: ["WebSocketClient"], path: "Benchmarks/websocket-client-bench"),
-        .executableTarget(name: "websocket-topics-bench", dependencies: ["WebSocketClient", "WebSocketRedis"], path: "Benchmarks/websocket-topics-bench"),
+        .target(name: "BenchmarkSupport", path: "Benchmarks/BenchmarkSupport"),
+        .executableTarget(name: "websocket-client-bench", dependencies: ["WebSocketClient", "BenchmarkSupport"], path: "Benchmarks/websocket-client-bench"),
+        .executableTarget(name: "websocket-topics-bench", dependencies: ["WebSocketClient", "WebSocketRedis", "BenchmarkSupport"],
+                          path: "Benchmarks/websocket-topics-bench"),
 
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
         .testTarget(name: "WebSocketServerTests", dependencies: ["WebSocketServer", "WebSocketCore", "WebSocketTLS", "WebSocketClient", "WebSocketRedis"],

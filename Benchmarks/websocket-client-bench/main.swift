@@ -8,6 +8,7 @@
 // client_cpu_s, client_cpu_us_per_msg, server_cpu_s, errors.
 import Dispatch
 import Synchronization
+import BenchmarkSupport
 import WebSocketClient
 #if canImport(Glibc)
 import Glibc
@@ -37,26 +38,6 @@ func parse() -> Options {
         }
     }
     return options
-}
-
-/// CPU seconds (user + system) of this process.
-func selfCPU() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-}
-
-/// CPU seconds of another process, from /proc/PID/stat (fields 14 and 15, in clock ticks).
-func cpu(of pid: Int32) -> Double {
-    guard pid > 0, let file = fopen("/proc/\(pid)/stat", "r") else { return 0 }
-    defer { fclose(file) }
-    var buffer = [CChar](repeating: 0, count: 2048)
-    guard fgets(&buffer, Int32(buffer.count), file) != nil else { return 0 }
-    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return 0 }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 let options = parse()
@@ -92,11 +73,11 @@ for _ in 0..<options.connections {
 
 try? await Task.sleep(for: .seconds(1))  // warm-up
 let start = DispatchTime.now().uptimeNanoseconds
-let count0 = received.load(ordering: .relaxed), cpu0 = selfCPU(), server0 = cpu(of: options.serverPID)
+let count0 = received.load(ordering: .relaxed), cpu0 = selfCPUSeconds(), server0 = cpuSeconds(of: options.serverPID)
 try? await Task.sleep(for: .seconds(options.seconds))
 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 let messages = received.load(ordering: .relaxed) - count0
-let clientCPU = selfCPU() - cpu0, serverCPU = cpu(of: options.serverPID) - server0
+let clientCPU = selfCPUSeconds() - cpu0, serverCPU = cpuSeconds(of: options.serverPID) - server0
 let open = sockets.filter { $0.readyState == .open }.count
 print("mode=client-echo connections=\(options.connections) open=\(open) size=\(options.size) inflight=\(options.inflight) "
       + "msgs_per_s=\(Int(Double(messages) / elapsed)) errors=\(errors.load(ordering: .relaxed)) "

@@ -12,6 +12,7 @@
 // Output (load): one line of key=value pairs: deliveries_per_s, p50_us, p99_us, p999_us (publish
 // to delivery), missing, out_of_order, server_cpu_us_per_delivery.
 import Dispatch
+import BenchmarkSupport
 import Synchronization
 import WebSocketClient
 import WebSocketRedis
@@ -20,18 +21,6 @@ import Glibc
 #endif
 
 func nowNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
-
-func cpuSeconds(of pid: Int32) -> Double {
-    guard pid > 0, let file = fopen("/proc/\(pid)/stat", "r") else { return 0 }
-    defer { fclose(file) }
-    var buffer = [CChar](repeating: 0, count: 2048)
-    guard fgets(&buffer, Int32(buffer.count), file) != nil else { return 0 }
-    let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return 0 }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {

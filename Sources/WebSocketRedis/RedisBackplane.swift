@@ -211,7 +211,7 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
     // MARK: - Connections
 
     private func channel(_ topic: String) -> String { "\(configuration.prefix):t:\(topic)" }
-    private var probeChannel: String { "\(configuration.prefix):probe:\(nodeID.map { String($0, radix: 16) }.joined())" }
+    private var probeChannel: String { "\(configuration.prefix):probe:\(nodeName)" }
 
     private func connectSubscriber() {
         guard !stopped else { return }
@@ -240,9 +240,7 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
         }, onEnd: { [self] reason in
             lastError = reason
             subscriberReady = false
-            let delay = backoff(attempts.subscriber)
-            attempts.subscriber += 1
-            queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in connectSubscriber() }
+            reconnectLater(after: &attempts.subscriber) { $0.connectSubscriber() }
         })
     }
 
@@ -267,17 +265,17 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
             let owed = replyHandlers
             replyHandlers = []
             for handler in owed { handler?(.error("connection lost: \(reason)")) }
-            let delay = backoff(attempts.commands)
-            attempts.commands += 1
-            queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in connectCommands() }
+            reconnectLater(after: &attempts.commands) { $0.connectCommands() }
         })
     }
 
-    /// Milliseconds to wait before connecting again: 50 doubling to 2,000 with the attempts,
-    /// half of it random (jitter), so that nodes that lost Redis together do not come back together.
-    private func backoff(_ attempt: Int) -> Int {
-        let base = min(2000, 50 << min(attempt, 6))
-        return base / 2 + Int.random(in: 0...(base / 2))
+    /// Connects again after a wait of 50 ms doubling to 2 s with the failed `attempts`, half of it
+    /// random (jitter), so that nodes that lost Redis together do not come back together.
+    private func reconnectLater(after attempts: inout Int, _ connect: @escaping @Sendable (RedisBackplane) -> Void) {
+        let base = min(2000, 50 << min(attempts, 6))
+        attempts += 1
+        let delay = base / 2 + Int.random(in: 0...(base / 2))
+        queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in connect(self) }
     }
 
     // MARK: - Publishing
@@ -382,7 +380,8 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
 
     // MARK: - Member counts across nodes
 
-    private var nodeName: String { nodeID.map { String($0, radix: 16) }.joined() }
+    /// The node id in hex, as Redis keys and channels name it.
+    private var nodeName: String { nodeID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
     private var nodesKey: String { "\(configuration.prefix):nodes" }
     private func countsKey(_ topic: String) -> String { "\(configuration.prefix):pc:\(topic)" }
 

@@ -157,15 +157,21 @@ extension WebSocketServerTests {
             #expect(throws: TestError.self) { try RawConnection(port: port).startTLS(try Fixture.client(), serverName: "unknown.test") }
         }
 
-        @Test func mutualTLSRequiredShowsTheSubjectAndRefusesOthers() throws {
+        /// A TLS server asking for client certificates, recording the subject each upgrade sees.
+        func mutualTLSServer(_ policy: ClientCertificatePolicy) throws -> (WebSocketServer, Int, Recorder<String?>) {
             let subjects = Recorder<String?>()
-            let tls = TLSServerConfiguration(certificates: [Fixture.server], clientCertificates: .required(trustRoots: Fixture.ca))
+            let tls = TLSServerConfiguration(certificates: [Fixture.server], clientCertificates: policy)
             let (server, port) = try startServer({ $0.transportSecurity = .tls(tls) }) { server in
                 server.webSocket("*", upgrade: { context in
                     subjects.append(context.tls?.peerSubject)
                     return .accept
                 }) { _ in }
             }
+            return (server, port, subjects)
+        }
+
+        @Test func mutualTLSRequiredShowsTheSubjectAndRefusesOthers() throws {
+            let (server, port, subjects) = try mutualTLSServer(.required(trustRoots: Fixture.ca))
             defer { stop(server) }
             let alice = TLSCertificate(chainFile: Fixture.path("client.pem"), privateKeyFile: Fixture.path("client-key.pem"))
             _ = try TestClient(port: port, tls: (try Fixture.client(certificate: alice), "localhost"))
@@ -181,14 +187,7 @@ extension WebSocketServerTests {
         }
 
         @Test func mutualTLSOptionalLetsClientsWithoutACertificateThrough() throws {
-            let subjects = Recorder<String?>()
-            let tls = TLSServerConfiguration(certificates: [Fixture.server], clientCertificates: .optional(trustRoots: Fixture.ca))
-            let (server, port) = try startServer({ $0.transportSecurity = .tls(tls) }) { server in
-                server.webSocket("*", upgrade: { context in
-                    subjects.append(context.tls?.peerSubject)
-                    return .accept
-                }) { _ in }
-            }
+            let (server, port, subjects) = try mutualTLSServer(.optional(trustRoots: Fixture.ca))
             defer { stop(server) }
             _ = try TestClient(port: port, tls: (try Fixture.client(), "localhost"))
             #expect(subjects.all == [nil])
