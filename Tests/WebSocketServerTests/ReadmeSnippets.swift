@@ -182,6 +182,16 @@ enum ReadmeSnippets {
         // END topics
     }
 
+    static func operations(server: WebSocketServer) async throws {
+        // BEGIN operations
+        server.http("/metrics") { _ in
+            HTTPResponse(status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"],
+                         body: Array(server.metrics.prometheusText().utf8))
+        }
+        try await server.run()  // serves until this task is cancelled, then shuts down gracefully
+        // END operations
+    }
+
     static func embedding(server: WebSocketServer, fd: Int32, head: HTTPRequestHead, rest: [UInt8]) {
         // BEGIN embedding
         // Your HTTP server accepted `fd` and parsed `head`; `rest` is whatever it read past

@@ -15,6 +15,10 @@ public struct ServerMetrics: Sendable, Hashable {
     /// Connections dropped because their TLS handshake failed (garbage, a truncated record, a
     /// reset, an unacceptable certificate) or because they spoke plain HTTP to a TLS port.
     public var tlsHandshakesFailed: Int
+    /// WebSocket closes, by the code reported to the application (1000, 1001, 1006 ...).
+    public var closes: [Int: Int]
+    /// Times a connection stopped reading because its queue went over the high-water mark.
+    public var backpressurePauses: Int
     /// Messages received.
     public var messagesIn: Int
     /// Messages sent.
@@ -33,9 +37,12 @@ final class Metrics: Sendable {
     let handshakesAccepted = Atomic<Int>(0)
     let httpResponses = Atomic<Int>(0)
     let tlsHandshakesFailed = Atomic<Int>(0)
+    let backpressurePauses = Atomic<Int>(0)
     private let rejections = Locked<[Int: Int]>([:])
+    private let closes = Locked<[Int: Int]>([:])
 
     func rejected(status: Int) { rejections.withLock { $0[status, default: 0] += 1 } }
+    func closed(code: UInt16) { closes.withLock { $0[Int(code), default: 0] += 1 } }
 
     /// The counters now, with the per-loop message counters added up.
     func snapshot(loopCounters: [LoopCounters]) -> ServerMetrics {
@@ -53,6 +60,8 @@ final class Metrics: Sendable {
             handshakesRejected: rejections.withLock { $0 },
             httpResponses: httpResponses.load(ordering: .relaxed),
             tlsHandshakesFailed: tlsHandshakesFailed.load(ordering: .relaxed),
+            closes: closes.withLock { $0 },
+            backpressurePauses: backpressurePauses.load(ordering: .relaxed),
             messagesIn: total.messagesIn,
             messagesOut: total.messagesOut,
             bytesIn: total.bytesIn,

@@ -37,6 +37,9 @@ public final class WebSocketServer: Sendable {
         var security: (any SecureTransportFactory)?
         /// Told of topics the backplane may have lost messages of.
         var onDiscontinuity: (@Sendable ([String]) -> Void)?
+        /// Whether shutdown(timeout:) has finished, and who waits for it (run()).
+        var hasShutDown = false
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// Makes a server; nothing listens until ``start()``. Connections handed over with
@@ -132,6 +135,31 @@ public final class WebSocketServer: Sendable {
         source.resume()
         core.log(.info, "Listening", ["address": address.description])
         return address
+    }
+
+    /// Starts the server and serves until the task running this is cancelled, then shuts down
+    /// gracefully (``shutdown(timeout:)``) and returns; it also returns when something else
+    /// shuts the server down. This is what swift-service-lifecycle asks of a `Service`, so
+    /// `extension WebSocketServer: Service {}` makes a server one (its graceful shutdown cancels
+    /// `run()`).
+    ///
+    /// - Parameter shutdownTimeout: how long the shutdown waits for closing handshakes and the
+    ///   application's handlers before dropping what is left.
+    /// - Throws: what ``start()`` throws (a port in use, a missing certificate).
+    public func run(shutdownTimeout: Duration = .seconds(5)) async throws {
+        try start()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let finished = listener.withLock { state -> Bool in
+                    if state.hasShutDown { return true }
+                    state.shutdownWaiters.append(continuation)
+                    return false
+                }
+                if finished { continuation.resume() }
+            }
+        } onCancel: {
+            Task { await self.shutdown(timeout: shutdownTimeout) }
+        }
     }
 
     /// The address the server listens on, once started.
@@ -363,6 +391,12 @@ public final class WebSocketServer: Sendable {
         timedOut.cancel()
         await configuration.backplane?.shutdown()
         if ownsLoops { await core.eventLoops.stop() }
+        let waiters = listener.withLock { state in
+            state.hasShutDown = true
+            defer { state.shutdownWaiters = [] }
+            return state.shutdownWaiters
+        }
+        for waiter in waiters { waiter.resume() }
         core.log(.info, "Shut down")
     }
 }

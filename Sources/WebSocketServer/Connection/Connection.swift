@@ -441,6 +441,7 @@ final class Connection: @unchecked Sendable {
 
     func pause(_ reason: PauseReasons) {
         let wasRunning = pauseReasons.isEmpty
+        if reason == .backpressure, !pauseReasons.contains(.backpressure) { endpoint.metrics.backpressurePauses.add(1, ordering: .relaxed) }
         pauseReasons.insert(reason)
         if wasRunning, !isClosed { updateInterest() }
     }
@@ -688,6 +689,7 @@ final class Connection: @unchecked Sendable {
         guard let socket, !closeReported else { return }
         closeReported = true
         let event = closeEvent()
+        endpoint.metrics.closed(code: event.code.rawValue)
         endpoint.closed(socket)
         log(.debug, "WebSocket closed", ["code": String(event.code.rawValue), "clean": String(event.wasClean)])
         socket.deliverClose(event)
