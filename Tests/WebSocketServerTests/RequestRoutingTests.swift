@@ -9,7 +9,7 @@ import WebSocketCore
     func routes() -> Routes {
         let routes = Routes()
         routes.add("/ws", .webSocket(WebSocketRoute(allowedOrigins: ["https://good.example"], upgradeHook: nil, onOpen: nil, task: nil)))
-        routes.add("/page", .http { _ in .text(200, "page") })
+        routes.add("/page", .http { _, _ in .text(200, "page") })
         return routes
     }
 
@@ -47,7 +47,7 @@ import WebSocketCore
 
     @Test func onePathCanServeAPageAndItsWebSocket() throws {
         let routes = Routes()
-        routes.add("/", .http { _ in .text(200, "page") })
+        routes.add("/", .http { _, _ in .text(200, "page") })
         routes.add("/", .webSocket(WebSocketRoute(allowedOrigins: nil, upgradeHook: nil, onOpen: nil, task: nil)))
         #expect(status(try decide("GET / HTTP/1.1\r\nHost: a\r\n\r\n", routes)) == 200)
         #expect(status(try decide("GET / HTTP/1.1\r\nHost: a\r\n\(upgradeFields)\r\n", routes)) == 101)

@@ -9,12 +9,16 @@ public struct UpgradeContext: Sendable {
     /// The TLS session the request came over (`wss://`), with the client certificate's subject
     /// under mutual TLS; nil for plain `ws://`.
     public var tls: TLSInfo?
+    /// The values of the route's parameters (`room` for `/rooms/:room`, `*` for what a
+    /// trailing `/*` matched).
+    public var parameters: [String: String]
 
     /// Makes a context; the server makes one per upgrade, tests of a hook make their own.
-    public init(request: UpgradeRequest, remoteAddress: SocketAddress? = nil, tls: TLSInfo? = nil) {
+    public init(request: UpgradeRequest, remoteAddress: SocketAddress? = nil, tls: TLSInfo? = nil, parameters: [String: String] = [:]) {
         self.request = request
         self.remoteAddress = remoteAddress
         self.tls = tls
+        self.parameters = parameters
     }
 }
 

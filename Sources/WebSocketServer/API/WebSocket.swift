@@ -24,6 +24,9 @@ public enum SendResult: Sendable, Hashable {
 public final class WebSocket: @unchecked Sendable {
     /// The upgrade request: path, query, headers, Origin, offered subprotocols.
     public let request: UpgradeRequest
+    /// The values of the route's parameters (`room` for `/rooms/:room`, `*` for what a trailing
+    /// `/*` matched); empty for a plain path and for a client's socket.
+    public let parameters: [String: String]
     /// The subprotocol agreed in the handshake, if any.
     public let subprotocol: String?
     /// The extensions agreed in the handshake, as answered to the client.
@@ -56,9 +59,11 @@ public final class WebSocket: @unchecked Sendable {
     private(set) var closeEvent: CloseEvent?
     let messageBuffer: MessageSequenceBuffer?
 
-    init(connection: Connection, request: UpgradeRequest, subprotocol: String?, extensions: [ExtensionOffer], userInfo: (any Sendable)?, feedsMessageSequence: Bool) {
+    init(connection: Connection, request: UpgradeRequest, parameters: [String: String], subprotocol: String?, extensions: [ExtensionOffer],
+         userInfo: (any Sendable)?, feedsMessageSequence: Bool) {
         self.connection = connection
         self.request = request
+        self.parameters = parameters
         self.subprotocol = subprotocol
         self.extensions = extensions
         self.userInfo = userInfo

@@ -67,7 +67,9 @@ public final class WebSocketServer: Sendable {
     /// with callbacks.
     ///
     /// - Parameters:
-    ///   - path: the request path, without the query.
+    ///   - path: the request path, without the query; or a pattern with parameters and a
+    ///     trailing wildcard (`/rooms/:room`, `/files/*`), whose values the socket's
+    ///     ``WebSocket/parameters`` and the hook's ``UpgradeContext/parameters`` carry.
     ///   - allowedOrigins: when set, a request whose `Origin` is not in the set gets 403;
     ///     requests without `Origin` (non-browser clients) are let through.
     ///   - upgrade: decides each upgrade before the 101: accept (with a subprotocol, headers,
@@ -92,6 +94,15 @@ public final class WebSocketServer: Sendable {
     /// get 405. The connection closes after the response. A path may also have a WebSocket
     /// route: requests that ask for a WebSocket upgrade go there, all others here.
     public func http(_ path: String, handler: @escaping HTTPHandler) {
+        core.routes.add(path, .http { head, _ in handler(head) })
+    }
+
+    /// Serves plain HTTP GET and HEAD on a path pattern, handing the handler the values of its
+    /// parameters: `/rooms/:room` gives `["room": "lobby"]` for `/rooms/lobby`, and a trailing
+    /// `/*` gives the rest of the path under `*` (`/static/*`). Exact paths win over patterns;
+    /// patterns are tried in the order they were added. WebSocket routes take patterns too
+    /// (``WebSocket/parameters``, ``UpgradeContext/parameters``).
+    public func http(_ path: String, handler: @escaping @Sendable (HTTPRequestHead, [String: String]) -> HTTPResponse) {
         core.routes.add(path, .http(handler))
     }
 

@@ -104,7 +104,7 @@ extension Connection {
             codec = DeflateCodec(agreement: agreement, configuration: deflate, role: .client)
         }
         let engine = WebSocketEngine(role: .client, configuration: engineConfiguration(), extensionCodec: codec)
-        let socket = WebSocket(connection: self, request: opening.request, subprotocol: accepted.subprotocol,
+        let socket = WebSocket(connection: self, request: opening.request, parameters: [:], subprotocol: accepted.subprotocol,
                                extensions: accepted.extensions, userInfo: nil, feedsMessageSequence: opening.onOpen == nil)
         endpoint.metrics.handshakesAccepted.add(1, ordering: .relaxed)
         open(socket, engine: engine, remainder: remainder) {

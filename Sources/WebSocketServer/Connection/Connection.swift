@@ -22,7 +22,7 @@ final class Connection: @unchecked Sendable {
         /// Reading the request head.
         case http(HTTPHeadParser)
         /// The route's upgrade hook is deciding; the bytes that followed the request wait.
-        case upgrading(WebSocketRoute, UpgradeRequest, remainder: [UInt8])
+        case upgrading(WebSocketRoute, UpgradeRequest, parameters: [String: String], remainder: [UInt8])
         /// A client: the request is out; reading the response head.
         case requesting(ClientOpening, HTTPHeadParser)
         /// A client: the server refused (not 101); reading the body of its answer to report it.

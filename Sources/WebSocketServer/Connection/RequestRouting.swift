@@ -9,12 +9,14 @@ enum RequestDecision {
     /// Answer a plain HTTP route (GET, or HEAD without the body) and close.
     case respond(HTTPResponse, includeBody: Bool)
     /// A valid upgrade on a WebSocket route: the route's hook, if any, decides the rest.
-    case upgrade(WebSocketRoute, UpgradeRequest)
+    case upgrade(WebSocketRoute, UpgradeRequest, parameters: [String: String])
 
     /// Decides what `head` gets. A path may have both a page and a WebSocket: a request that
     /// asks for a WebSocket upgrade goes to the WebSocket route, any other to the page.
     static func decide(_ head: HTTPRequestHead, routes: Routes) -> RequestDecision {
-        let entry = routes.match(head.path)
+        let match = routes.match(head.path)
+        let entry = match?.routes
+        let parameters = match?.parameters ?? [:]
         let route: Route?
         if let socket = entry?.webSocket, entry?.http == nil || head.headers.containsToken("websocket", in: "Upgrade") {
             route = .webSocket(socket)
@@ -37,7 +39,7 @@ enum RequestDecision {
                 return .refuse(HTTPResponse.text(405, "Method Not Allowed\n", headers: ["Allow": "GET, HEAD", "Connection": "close"]),
                                reason: "method \(head.method)")
             }
-            var response = handler(head)
+            var response = handler(head, parameters)
             response.headers.replaceOrAdd(name: "Connection", value: "close")
             return .respond(response, includeBody: head.method != "HEAD")
         case .webSocket(let route):
@@ -48,7 +50,7 @@ enum RequestDecision {
                 } catch {
                     return .refuse(error.response, reason: "origin \(request.origin ?? "")")
                 }
-                return .upgrade(route, request)
+                return .upgrade(route, request, parameters: parameters)
             } catch {
                 return .refuse(error.response, reason: error.reason)
             }

@@ -31,14 +31,15 @@ final class WebSocketRoute: Sendable {
 }
 
 enum Route: Sendable {
-    case http(HTTPHandler)
+    /// A plain HTTP handler, given the route's parameters.
+    case http(@Sendable (HTTPRequestHead, [String: String]) -> HTTPResponse)
     case webSocket(WebSocketRoute)
 }
 
 /// What serves one path: a plain HTTP handler, a WebSocket route, or both (a page and the
 /// socket its script opens, at one address; upgrade requests go to the WebSocket route).
 struct PathRoutes: Sendable {
-    var http: HTTPHandler?
+    var http: (@Sendable (HTTPRequestHead, [String: String]) -> HTTPResponse)?
     var webSocket: WebSocketRoute?
 
     mutating func add(_ route: Route) {
@@ -49,21 +50,77 @@ struct PathRoutes: Sendable {
     }
 }
 
-/// Routes by exact path; `*` matches any path that has no route of its own.
+/// Routes by exact path first, then by pattern (`/rooms/:room`, `/static/*`) in the order they
+/// were added; `*` matches any path that has no route of its own.
 struct RouteTable: Sendable {
     private var exact: [String: PathRoutes] = [:]
+    private var patterns: [(pattern: RoutePattern, routes: PathRoutes)] = []
     private var wildcard: PathRoutes?
 
     mutating func add(_ path: String, _ route: Route) {
         if path == "*" {
             wildcard = wildcard ?? PathRoutes()
             wildcard!.add(route)
+        } else if let pattern = RoutePattern(path) {
+            if let index = patterns.firstIndex(where: { $0.pattern == pattern }) {
+                patterns[index].routes.add(route)
+            } else {
+                var routes = PathRoutes()
+                routes.add(route)
+                patterns.append((pattern, routes))
+            }
         } else {
             exact[path, default: PathRoutes()].add(route)
         }
     }
 
-    func match(_ path: String) -> PathRoutes? { exact[path] ?? wildcard }
+    /// The routes for `path`, and the values of the pattern's parameters.
+    func match(_ path: String) -> (routes: PathRoutes, parameters: [String: String])? {
+        if let routes = exact[path] { return (routes, [:]) }
+        for entry in patterns {
+            if let parameters = entry.pattern.match(path) { return (entry.routes, parameters) }
+        }
+        return wildcard.map { ($0, [:]) }
+    }
+}
+
+/// A path with parameters (`:name` segments) and maybe a trailing `*`, which takes the rest of
+/// the path (under the name `*`).
+struct RoutePattern: Sendable, Equatable {
+    enum Segment: Sendable, Equatable {
+        case literal(Substring)
+        case parameter(String)
+    }
+    let segments: [Segment]
+    let hasTrailingWildcard: Bool
+
+    /// A pattern, or nil for a plain path (no `:` segment, no trailing `/*`).
+    init?(_ path: String) {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        let trailing = parts.last == "*"
+        if trailing { parts = parts.dropLast() }
+        guard trailing || parts.contains(where: { $0.hasPrefix(":") }) else { return nil }
+        segments = parts.map { $0.hasPrefix(":") ? .parameter(String($0.dropFirst())) : .literal($0) }
+        hasTrailingWildcard = trailing
+    }
+
+    /// The parameters' values if `path` matches.
+    func match(_ path: String) -> [String: String]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // A trailing `*` needs its slash: `/static/*` matches `/static/` and below, not `/static`.
+        guard hasTrailingWildcard ? parts.count > segments.count : parts.count == segments.count else { return nil }
+        var values: [String: String] = [:]
+        for (segment, part) in zip(segments, parts) {
+            switch segment {
+            case .literal(let text): guard text == part else { return nil }
+            case .parameter(let name):
+                guard !part.isEmpty else { return nil }
+                values[name] = String(part)
+            }
+        }
+        if hasTrailingWildcard { values["*"] = parts.dropFirst(segments.count).joined(separator: "/") }
+        return values
+    }
 }
 
 /// The server's routes: filled while the server is set up, then fixed by the first lookup (the
@@ -85,7 +142,7 @@ final class Routes: Sendable {
         }
     }
 
-    func match(_ path: String) -> PathRoutes? {
+    func match(_ path: String) -> (routes: PathRoutes, parameters: [String: String])? {
         if let fixed = fixed.load() { return fixed.table.match(path) }
         // The first lookup fixes the table; under the lock, so that no add() slips past it.
         return building.withLock { table in fixed.storeIfNil(Fixed(table)) }.table.match(path)

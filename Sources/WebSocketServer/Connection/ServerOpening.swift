@@ -50,14 +50,14 @@ extension Connection {
             timers.handshakeAnswered()
             writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: includeBody), accounted: 0))
             flush()
-        case .upgrade(let route, let request):
-            phase = .upgrading(route, request, remainder: remainder)
+        case .upgrade(let route, let request, let parameters):
+            phase = .upgrading(route, request, parameters: parameters, remainder: remainder)
             guard let hook = route.upgradeHook else {
                 completeUpgrade(.accept)
                 return
             }
             pause(.upgrade)
-            let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo)
+            let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo, parameters: parameters)
             endpoint.userTasks.run { [self] in
                 let decision = await hook(context)
                 loop.execute { self.completeUpgrade(decision) }
@@ -67,7 +67,7 @@ extension Connection {
 
     /// Carries out the upgrade hook's decision (or `.accept` for a route without a hook).
     private func completeUpgrade(_ decision: UpgradeDecision) {
-        guard case .upgrading(let route, let request, let remainder) = phase else { return }
+        guard case .upgrading(let route, let request, let parameters, let remainder) = phase else { return }
         switch decision {
         case .reject(var response):
             response.headers.replaceOrAdd(name: "Connection", value: "close")
@@ -82,7 +82,7 @@ extension Connection {
                 return
             }
             writeQueue.append(.init(header: nil, payload: acceptance.response, accounted: 0))
-            let socket = WebSocket(connection: self, request: request, subprotocol: subprotocol,
+            let socket = WebSocket(connection: self, request: request, parameters: parameters, subprotocol: subprotocol,
                                    extensions: acceptance.extensions, userInfo: userInfo, feedsMessageSequence: route.feedsMessageSequence)
             endpoint.metrics.handshakesAccepted.add(1, ordering: .relaxed)
             open(socket, engine: acceptance.engine, remainder: remainder) {
