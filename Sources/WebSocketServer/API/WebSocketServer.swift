@@ -157,7 +157,7 @@ public final class WebSocketServer: Sendable {
     /// - Parameter shutdownTimeout: how long the shutdown waits for closing handshakes and the
     ///   application's handlers before dropping what is left.
     /// - Throws: what ``start()`` throws (a port in use, a missing certificate).
-    public func run(shutdownTimeout: Duration = .seconds(5)) async throws {
+    public func run(shutdownTimeout: Duration) async throws {
         try start()
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -171,6 +171,12 @@ public final class WebSocketServer: Sendable {
         } onCancel: {
             Task { await self.shutdown(timeout: shutdownTimeout) }
         }
+    }
+
+    /// ``run(shutdownTimeout:)`` with 5 seconds for the shutdown: the signature
+    /// swift-service-lifecycle's `Service` asks for.
+    public func run() async throws {
+        try await run(shutdownTimeout: .seconds(5))
     }
 
     /// The address the server listens on, once started.
