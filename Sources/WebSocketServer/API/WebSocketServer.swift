@@ -408,12 +408,13 @@ public final class WebSocketServer: Sendable {
         timedOut.cancel()
         await configuration.backplane?.shutdown()
         if ownsLoops { await core.eventLoops.stop() }
+        core.log(.info, "Shut down")
+        // Last: run() returns once these resume, and everything above has happened by then.
         let waiters = listener.withLock { state in
             state.hasShutDown = true
             defer { state.shutdownWaiters = [] }
             return state.shutdownWaiters
         }
         for waiter in waiters { waiter.resume() }
-        core.log(.info, "Shut down")
     }
 }
