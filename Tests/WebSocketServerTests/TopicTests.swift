@@ -7,8 +7,7 @@ import Glibc
 #endif
 
 /// A backplane that records what the server asks of it, for tests without a broker.
-final class RecordingBackplane: Backplane, @unchecked Sendable {
-    // `@unchecked`: every field is behind the lock.
+final class RecordingBackplane: Backplane {
     private let state = Locked<(calls: [String], node: BackplaneNode?)>(([], nil))
     var calls: [String] { state.withLock { $0.calls } }
     var node: BackplaneNode? { state.withLock { $0.node } }

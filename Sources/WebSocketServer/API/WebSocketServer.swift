@@ -120,8 +120,7 @@ public final class WebSocketServer: Sendable {
             let core = self.core, listener = self.listener
             try backplane.start(for: BackplaneNode(
                 deliver: { message, topic in
-                    _ = core.topics.publish(.init(topic: topic, message: message, frame: WebSocketEngine.serverFrame(for: message),
-                                                  excluding: nil, overflow: .skip), on: core.eventLoops)
+                    _ = core.topics.publish(message, to: topic, excluding: nil, overflow: .skip, on: core.eventLoops)
                 },
                 discontinuity: { topics in listener.withLock { $0.onDiscontinuity }?(topics) },
                 topics: { core.topics.all },
@@ -331,8 +330,7 @@ public final class WebSocketServer: Sendable {
     /// - Returns: the members `topic` has on this server (the excluded socket counted, if it is one).
     @discardableResult
     public func publish(_ message: Message, to topic: String, excluding: WebSocket? = nil, overflow: BroadcastOverflow = .skip) -> Int {
-        let reached = core.topics.publish(.init(topic: topic, message: message, frame: WebSocketEngine.serverFrame(for: message),
-                                                excluding: excluding, overflow: overflow), on: core.eventLoops)
+        let reached = core.topics.publish(message, to: topic, excluding: excluding, overflow: overflow, on: core.eventLoops)
         configuration.backplane?.publish(message, to: topic)
         return reached
     }

@@ -9,8 +9,7 @@ import WebSocketCore
 /// corked, so a member gets one `sendmsg` per turn rather than one per message.
 final class Topics: Sendable {
     /// A message waiting to be delivered on one loop.
-    struct Publication: @unchecked Sendable {
-        // `@unchecked`: `excluding` is a WebSocket (Sendable); the frame and message are values.
+    struct Publication: Sendable {
         var topic: String
         var message: Message
         /// The frame, encoded once for every member without a compression extension.
@@ -68,10 +67,14 @@ final class Topics: Sendable {
         if last { firstJoinedOrLastLeft(topic, false) }
     }
 
-    /// Queues `publication` to every loop with members of its topic; returns how many members
-    /// the topic has on this node (the excluded socket counted, if it is one).
-    func publish(_ publication: Publication, on eventLoops: EventLoops) -> Int {
-        guard let perLoop = counts.withLock({ $0[publication.topic] }) else { return 0 }
+    /// Queues `message` to every loop with members of `topic`, the frame encoded once (and not
+    /// at all when the topic has no member here); returns how many members the topic has on
+    /// this node (the excluded socket counted, if it is one).
+    func publish(_ message: Message, to topic: String, excluding: WebSocket?, overflow: WebSocketServer.BroadcastOverflow,
+                 on eventLoops: EventLoops) -> Int {
+        guard let perLoop = counts.withLock({ $0[topic] }) else { return 0 }
+        let publication = Publication(topic: topic, message: message, frame: WebSocketEngine.serverFrame(for: message),
+                                      excluding: excluding, overflow: overflow)
         var reached = 0
         for (index, members) in perLoop.enumerated() where members > 0 {
             reached += members
@@ -89,6 +92,9 @@ final class Topics: Sendable {
 
 /// One loop's share of the topics: its members (confined to the loop's queue) and the
 /// publications waiting for its next turn (under a lock: any thread adds to them).
+///
+/// `@unchecked Sendable`: `members` is touched only on its loop's queue (join, leave, deliver
+/// run there); `pending` is behind its lock.
 final class LoopTopics: @unchecked Sendable {
     var members: [String: [ObjectIdentifier: Connection]] = [:]
     private let pending = Locked<(publications: [Topics.Publication], scheduled: Bool)>(([], false))
