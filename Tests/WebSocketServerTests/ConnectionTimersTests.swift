@@ -15,6 +15,7 @@ private struct Timers {
     mutating func closingStarted(at now: UInt64) { timers.closingStarted(at: now, settings) }
     mutating func inputArrived() { timers.inputArrived() }
     mutating func handshakeAnswered() { timers.handshakeAnswered() }
+    mutating func requestAnswered(at now: UInt64) { timers.requestAnswered(at: now, settings) }
 }
 
 /// The connection's timers as a pure policy: every timeout checked with numbers, no sleeping.
@@ -23,7 +24,8 @@ private struct Timers {
 
     func settings(ping: UInt64? = 30, lifetime: UInt64? = nil) -> ConnectionTimers.Settings {
         ConnectionTimers.Settings(handshakeTimeout: .seconds(10), closeTimeout: .seconds(5), pongTimeout: .seconds(10),
-                                  idlePingInterval: ping.map { .seconds(Int64($0)) }, maxLifetime: lifetime.map { .seconds(Int64($0)) })
+                                  idlePingInterval: ping.map { .seconds(Int64($0)) }, maxLifetime: lifetime.map { .seconds(Int64($0)) },
+                                  keepAliveTimeout: .seconds(3))
     }
 
     @Test func theHandshakeTimesOutUnlessAnswered() {
@@ -34,6 +36,16 @@ private struct Timers {
         var answered = Timers(settings(), acceptedAt: 100 * s)
         answered.handshakeAnswered()
         #expect(answered.due(at: 200 * s, stage: .handshake) == .nothing)
+    }
+
+    @Test func aKeptAliveConnectionHasTheKeepAliveTimeoutFromEachResponse() {
+        let s = Self.second
+        var timers = Timers(settings(), acceptedAt: 100 * s)
+        timers.requestAnswered(at: 101 * s)  // 3 s from the response, not 10 s from the accept
+        #expect(timers.due(at: 103 * s, stage: .handshake) == .nothing)
+        timers.requestAnswered(at: 103 * s)  // the next request came and was answered
+        #expect(timers.due(at: 105 * s, stage: .handshake) == .nothing)
+        #expect(timers.due(at: 106 * s, stage: .handshake) == .handshakeTimedOut)
     }
 
     @Test func aQuietConnectionIsPingedThenDroppedWithoutAnAnswer() {

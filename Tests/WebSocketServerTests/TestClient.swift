@@ -126,9 +126,11 @@ final class RawConnection {
         return (all, false)
     }
 
-    /// Sends a raw HTTP request and returns the response text up to the close.
+    /// Sends raw HTTP requests, half-closes (a connection kept alive would otherwise wait for
+    /// more) and returns the responses up to the server's close.
     func exchange(_ request: String, timeout: Int32 = 5000) throws -> String {
         try write(request)
+        shutdownWrite()
         return String(decoding: readToEnd(timeout: timeout).bytes, as: UTF8.self)
     }
 

@@ -1,6 +1,6 @@
 /// One end of a WebSocket connection after the opening handshake, without I/O (RFC 6455 §5-§7).
 ///
-/// Feed it the bytes read from the transport with ``receive(_:)``, then take what happened with
+/// Feed it the bytes read from the transport with ``receive(_:)-([UInt8])``, then take what happened with
 /// ``nextEvent()``: messages, pings, pongs, the peer's close, or a failure. Ask it to
 /// ``send(_:compress:fragmentSize:)``, ``ping(_:)`` or ``close(code:reason:)``; it queues
 /// frames, which you take with ``takeOutbound()`` and write. It never reads a clock, a socket
@@ -100,7 +100,7 @@ public struct WebSocketEngine {
     /// ``Configuration/maxMessageSize``. A message that would hold more, as its bytes arrive
     /// or inflate, fails the connection with 1013 (Try Again Later): the message is not too
     /// big in itself, the memory is wanted elsewhere. A server sets it before each
-    /// ``receive(_:)`` from what its budget for all unfinished messages has left.
+    /// ``receive(_:)-([UInt8])`` from what its budget for all unfinished messages has left.
     public var partialMessageAllowance: Int?
     /// Set when the peer's Close or a protocol error has been parsed: no more input is read.
     private var inputEnded = false

@@ -4,7 +4,7 @@
 ///
 /// The engine calls it for every data frame: ``inboundFrame(reservedBits:opcode:isFirstFrame:)``
 /// says whether the frame's payload must go through ``decode(_:endOfFrame:endOfMessage:into:limit:)``;
-/// ``encode(_:opcode:)`` turns an outgoing message into its wire payload and RSV bits.
+/// ``encode(_:opcode:force:)`` turns an outgoing message into its wire payload and RSV bits.
 public protocol ExtensionCodec: AnyObject {
     /// The extension token as negotiated, for logs.
     var name: String { get }

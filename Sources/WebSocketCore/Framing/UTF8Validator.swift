@@ -1,7 +1,7 @@
 /// An incremental UTF-8 validator (RFC 3629) that fails at the first byte that can no longer
 /// begin valid UTF-8.
 ///
-/// Feed it the bytes of a text message in pieces of any size with ``validate(_:)``; when the
+/// Feed it the bytes of a text message in pieces of any size with ``validate(_:)-([UInt8])``; when the
 /// message ends, ``isAtCharacterBoundary`` says whether the last character was complete.
 /// Overlong forms, UTF-16 surrogates (U+D800-U+DFFF) and code points above U+10FFFF are invalid.
 /// Runs of ASCII are checked 16 bytes at a step.

@@ -46,6 +46,18 @@ public struct HTTPRequestHead: Sendable, Hashable {
         target.utf8.first == UInt8(ascii: "/") || absoluteFormAuthority != nil || (target == "*" && method == "OPTIONS")
     }
 
+    /// Whether the connection may carry another request after this one's response (RFC 9112
+    /// §9.3): HTTP/1.1 or later, no `close` option in `Connection`, and no body announced
+    /// (`Content-Length` above 0, or `Transfer-Encoding`). A server that does not read request
+    /// bodies could not tell where such a body ends and the next request begins, so it closes
+    /// after answering. HTTP/1.0's `Connection: keep-alive` is not honoured: it closes too.
+    public var permitsKeepAlive: Bool {
+        guard version.major == 1, version.minor >= 1, !headers.containsToken("close", in: "Connection"),
+              !headers.contains("Transfer-Encoding") else { return false }
+        guard let length = headers["Content-Length"] else { return true }
+        return !length.isEmpty && length.utf8.allSatisfy { $0 == UInt8(ascii: "0") }
+    }
+
     /// The target from its path on: all of an origin-form target, or what follows the
     /// authority of an absolute-form one.
     private var pathAndQuery: Substring {

@@ -151,6 +151,7 @@ public enum ServerHandshake {
     /// The 101 response that accepts `request`.
     ///
     /// - Parameters:
+    ///   - request: the validated upgrade request.
     ///   - subprotocol: the one subprotocol chosen, which must be among those offered.
     ///   - extensions: the agreed extensions' response elements.
     ///   - headers: extra header fields (cookies, for instance).

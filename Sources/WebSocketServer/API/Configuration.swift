@@ -46,6 +46,13 @@ extension WebSocketServer {
         public var closeTimeout: Duration
         /// Close connections with 1001 after this long, if set.
         public var maxLifetime: Duration?
+        /// How long a connection that has had an HTTP route's response waits for its next
+        /// request (HTTP/1.1 keep-alive) before it is closed; also how long the peer may take to
+        /// read a response while more pipelined requests wait.
+        public var keepAliveTimeout: Duration
+        /// The most requests one connection may make to HTTP routes; the response to the last
+        /// says `Connection: close`. 1 closes after every response.
+        public var maxRequestsPerConnection: Int
         /// How often deadlines are checked; timeouts fire within this of their time (own loops only).
         public var timerResolution: Duration
 
@@ -99,6 +106,8 @@ extension WebSocketServer {
             pongTimeout = .seconds(10)
             closeTimeout = .seconds(5)
             maxLifetime = nil
+            keepAliveTimeout = .seconds(5)
+            maxRequestsPerConnection = 100
             timerResolution = .milliseconds(100)
             maxConnections = 10_000
             headLimits = HTTPHeadLimits()

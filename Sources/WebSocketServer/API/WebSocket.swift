@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 import WebSocketCore
 
-/// What became of a message given to ``WebSocket/send(_:compress:)-(Message,_)``.
+/// What became of a message given to ``WebSocket/send(_:compress:)-8r0a6``.
 public enum SendResult: Sendable, Hashable {
     /// Queued; ``WebSocket/bufferedAmount`` is at or below the high-water mark.
     case queued
@@ -94,8 +94,10 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Sends a message. Returns at once; the bytes count in ``bufferedAmount`` until written.
     ///
-    /// - Parameter compress: nil lets the negotiated extension decide; false sends this message
-    ///   uncompressed.
+    /// - Parameters:
+    ///   - message: what to send, text or binary.
+    ///   - compress: nil lets the negotiated extension decide; false sends this message
+    ///     uncompressed.
     /// - Returns: `.dropped` if the connection is closing or closed (as in the browser, the
     ///   message is not sent), `.backpressure` if it was queued but ``bufferedAmount`` is now
     ///   over the server's high-water mark (wait for ``onDrain(_:)`` before sending more), else
@@ -116,11 +118,11 @@ public final class WebSocket: @unchecked Sendable {
         return bufferedAmount > connection.endpoint.settings.highWaterMark ? .backpressure : .queued
     }
 
-    /// Sends a text message; see ``send(_:compress:)-(Message,_)``.
+    /// Sends a text message; see ``send(_:compress:)-8r0a6``.
     @discardableResult
     public func send(_ text: String, compress: Bool? = nil) -> SendResult { send(Message(kind: .text, data: Array(text.utf8)), compress: compress) }
 
-    /// Sends a binary message; see ``send(_:compress:)-(Message,_)``.
+    /// Sends a binary message; see ``send(_:compress:)-8r0a6``.
     @discardableResult
     public func send(_ bytes: [UInt8], compress: Bool? = nil) -> SendResult { send(Message(kind: .binary, data: bytes), compress: compress) }
 
@@ -156,7 +158,7 @@ public final class WebSocket: @unchecked Sendable {
         if !sent { throw .notOpen }
     }
 
-    /// Sends a text message and waits as ``send(_:compress:)-(Message,_)`` does.
+    /// Sends a text message and waits as ``send(_:compress:)-8r0a6`` does.
     public func send(_ text: String, compress: Bool? = nil) async throws(WebSocketError) {
         try await send(Message(kind: .text, data: Array(text.utf8)), compress: compress)
     }

@@ -1,7 +1,7 @@
 import WebSocketCore
 
 /// Errors a connection reports. What a send can refuse has the same names as the engine's
-/// ``WebSocketEngine/SendError``, from which it converts.
+/// `WebSocketEngine.SendError`, from which it converts.
 public enum WebSocketError: Error, Sendable, Hashable {
     /// The peer broke the protocol; the connection is being closed with the error's code.
     case protocolError(ProtocolError)

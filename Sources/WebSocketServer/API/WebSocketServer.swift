@@ -91,7 +91,10 @@ public final class WebSocketServer: Sendable {
     }
 
     /// Serves plain HTTP GET and HEAD on `path` (a page, a file, a health check). Other methods
-    /// get 405. The connection closes after the response. A path may also have a WebSocket
+    /// get 405. The connection stays open for the client's next request (HTTP/1.1 keep-alive,
+    /// up to ``Configuration/maxRequestsPerConnection`` requests and
+    /// ``Configuration/keepAliveTimeout`` between them) unless the request or the response says
+    /// `Connection: close`. A path may also have a WebSocket
     /// route: requests that ask for a WebSocket upgrade go there, all others here.
     public func http(_ path: String, handler: @escaping HTTPHandler) {
         core.routes.add(path, .http { head, _ in handler(head) })
@@ -325,6 +328,8 @@ public final class WebSocketServer: Sendable {
     /// one turn of that loop, their writes corked together. Returns at once, from any thread.
     ///
     /// - Parameters:
+    ///   - message: what to send, text or binary.
+    ///   - topic: the topic's name.
     ///   - excluding: a socket that does not get it (the publisher's own, say).
     ///   - overflow: what happens to a member whose queue is over the high-water mark.
     /// - Returns: the members `topic` has on this server (the excluded socket counted, if it is one).

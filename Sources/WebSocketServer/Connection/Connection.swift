@@ -21,6 +21,9 @@ final class Connection: @unchecked Sendable {
     enum Phase {
         /// Reading the request head.
         case http(HTTPHeadParser)
+        /// An HTTP response is over the high-water mark, unwritten; the requests pipelined
+        /// after its request wait here, with reading paused, until it is written.
+        case pipelined([UInt8])
         /// The route's upgrade hook is deciding; the bytes that followed the request wait.
         case upgrading(WebSocketRoute, UpgradeRequest, parameters: [String: String], remainder: [UInt8])
         /// A client: the request is out; reading the response head.
@@ -43,6 +46,9 @@ final class Connection: @unchecked Sendable {
         static let backpressure = PauseReasons(rawValue: 1)
         static let consumer = PauseReasons(rawValue: 2)
         static let upgrade = PauseReasons(rawValue: 4)
+        /// The peer has half-closed after its requests; its end of stream is read again once
+        /// their responses are written.
+        static let peerFinished = PauseReasons(rawValue: 8)
     }
 
     let transport: any Transport
@@ -60,7 +66,7 @@ final class Connection: @unchecked Sendable {
     /// Whether the opening handshake is still under way (either side).
     var isBeforeUpgrade: Bool {
         switch phase {
-        case .http, .upgrading, .requesting, .readingRefusal: true
+        case .http, .pipelined, .upgrading, .requesting, .readingRefusal: true
         default: false
         }
     }
@@ -75,6 +81,8 @@ final class Connection: @unchecked Sendable {
     /// Set while events are being delivered: writes are queued and flushed once afterwards.
     private var corked = false
     private var pauseReasons: PauseReasons = []
+    /// Requests to HTTP routes answered on this connection (kept alive between them).
+    var requestsAnswered: UInt32 = 0
     // `engine` and `writeQueue` are touched several times per message; the runtime's dynamic
     // exclusivity checks on them cost about a tenth of the user-space time of an echo. They are
     // safe to skip: both are used only on the loop's queue, and no access to either runs code
@@ -164,8 +172,9 @@ final class Connection: @unchecked Sendable {
             setMessageAllowance()
             engineCall { engine.receive(bytes) }
             processEngineEvents()
-        case .upgrading:
-            // Reading is paused while the hook decides; bytes read before the pause wait in the phase.
+        case .upgrading, .pipelined:
+            // Reading is paused while the hook decides, or while a response waits to be
+            // written; bytes read before the pause wait in the phase.
             break
         case .requesting:
             parseResponse(bytes)
@@ -574,6 +583,8 @@ final class Connection: @unchecked Sendable {
                 pauseReasons = []
                 updateInterest()
             }
+        case .pipelined(let requests):
+            pipelinedResponsesWritten(requests)
         case .open:
             if let payload = heldPong {
                 heldPong = nil
@@ -594,7 +605,7 @@ final class Connection: @unchecked Sendable {
     func checkDeadlines(now: UInt64) {
         let stage: ConnectionTimers.Stage
         switch phase {
-        case .http, .upgrading, .requesting, .readingRefusal: stage = .handshake
+        case .http, .pipelined, .upgrading, .requesting, .readingRefusal: stage = .handshake
         case .open: stage = .open
         case .finishing, .awaitingPeerFIN: stage = .closing
         case .closed: return
@@ -603,13 +614,17 @@ final class Connection: @unchecked Sendable {
         case .nothing:
             break
         case .handshakeTimedOut:
-            log(.debug, "Handshake timed out", [:])
             if clientOpening != nil {
+                log(.debug, "Handshake timed out", [:])
                 failOpening(.handshakeTimedOut)
-                return
+            } else if requestsAnswered > 0 {
+                log(.debug, "Keep-alive connection idle; closing", ["requests": String(requestsAnswered)])
+                closeSocket()
+            } else {
+                log(.debug, "Handshake timed out", [:])
+                endpoint.metrics.rejected(status: 408)
+                closeSocket()
             }
-            endpoint.metrics.rejected(status: 408)
-            closeSocket()
         case .closeTimedOut:
             log(.debug, "Closing timed out", [:])
             closeSocket()
@@ -639,6 +654,14 @@ final class Connection: @unchecked Sendable {
     private func peerClosed() {
         if clientOpening != nil {
             failOpening(.closedDuringHandshake)
+            return
+        }
+        if case .http = phase, !writeQueue.isEmpty {
+            // A client that half-closes after its requests (RFC 9112 §9.6) still gets the
+            // responses queued for it; then the connection closes as after a last response.
+            phase = .finishing
+            pause(.peerFinished)
+            flush()
             return
         }
         closeSocket()

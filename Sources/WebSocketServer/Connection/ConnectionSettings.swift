@@ -12,6 +12,8 @@ package struct ConnectionSettings: Sendable {
     var highWaterMark: Int
     var backpressure: BackpressurePolicy
     var maxUnfinishedMessageBytes: Int
+    /// Requests to HTTP routes one connection may make (a server's; 1 for a client).
+    var maxRequestsPerConnection: Int
     var timers: ConnectionTimers.Settings
     var logHandler: LogHandler?
     var logLevel: LogLevel
@@ -23,9 +25,9 @@ extension ConnectionSettings {
                  maxUnfinishedMessageBytes: Int, handshakeTimeout: Duration, closeTimeout: Duration, pongTimeout: Duration,
                  idlePingInterval: Duration?, logHandler: LogHandler?, logLevel: LogLevel) {
         self.init(headLimits: headLimits, engine: engine, extensions: [], highWaterMark: highWaterMark, backpressure: backpressure,
-                  maxUnfinishedMessageBytes: maxUnfinishedMessageBytes,
+                  maxUnfinishedMessageBytes: maxUnfinishedMessageBytes, maxRequestsPerConnection: 1,
                   timers: ConnectionTimers.Settings(handshakeTimeout: handshakeTimeout, closeTimeout: closeTimeout, pongTimeout: pongTimeout,
-                                                    idlePingInterval: idlePingInterval, maxLifetime: nil),
+                                                    idlePingInterval: idlePingInterval, maxLifetime: nil, keepAliveTimeout: .zero),
                   logHandler: logHandler, logLevel: logLevel)
     }
 
@@ -34,9 +36,10 @@ extension ConnectionSettings {
         self.init(headLimits: configuration.headLimits, engine: configuration.engine, extensions: configuration.extensions,
                   highWaterMark: configuration.highWaterMark, backpressure: configuration.backpressure,
                   maxUnfinishedMessageBytes: configuration.maxUnfinishedMessageBytes,
+                  maxRequestsPerConnection: max(1, configuration.maxRequestsPerConnection),
                   timers: ConnectionTimers.Settings(handshakeTimeout: configuration.handshakeTimeout, closeTimeout: configuration.closeTimeout,
                                                     pongTimeout: configuration.pongTimeout, idlePingInterval: configuration.idlePingInterval,
-                                                    maxLifetime: configuration.maxLifetime),
+                                                    maxLifetime: configuration.maxLifetime, keepAliveTimeout: configuration.keepAliveTimeout),
                   logHandler: configuration.logHandler, logLevel: configuration.logLevel)
     }
 }

@@ -12,13 +12,17 @@ struct ConnectionTimers {
         var idlePingInterval: UInt64?
         /// Close with 1001 after this long open; nil: no limit.
         var maxLifetime: UInt64?
+        /// After an HTTP response on a connection kept alive: the time its next request has.
+        var keepAliveTimeout: UInt64
 
-        init(handshakeTimeout: Duration, closeTimeout: Duration, pongTimeout: Duration, idlePingInterval: Duration?, maxLifetime: Duration?) {
+        init(handshakeTimeout: Duration, closeTimeout: Duration, pongTimeout: Duration, idlePingInterval: Duration?, maxLifetime: Duration?,
+             keepAliveTimeout: Duration) {
             self.handshakeTimeout = handshakeTimeout.nanoseconds
             self.closeTimeout = closeTimeout.nanoseconds
             self.pongTimeout = pongTimeout.nanoseconds
             self.idlePingInterval = idlePingInterval?.nanoseconds
             self.maxLifetime = maxLifetime?.nanoseconds
+            self.keepAliveTimeout = keepAliveTimeout.nanoseconds
         }
     }
 
@@ -72,6 +76,13 @@ struct ConnectionTimers {
     /// The handshake ended in a response (an HTTP answer or a refusal): its timeout stops.
     mutating func handshakeAnswered() {
         handshakeDeadline = nil
+    }
+
+    /// An HTTP response was queued at `now` on a connection kept alive: the next request (and
+    /// the reading of this response, while pipelined requests wait) has the keep-alive timeout,
+    /// which the handshake deadline now holds.
+    mutating func requestAnswered(at now: UInt64, _ settings: Settings) {
+        handshakeDeadline = now + settings.keepAliveTimeout
     }
 
     /// The WebSocket opened at `now`: the handshake timeout stops, the idle interval and the

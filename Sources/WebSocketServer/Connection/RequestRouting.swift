@@ -6,14 +6,19 @@ import WebSocketCore
 enum RequestDecision {
     /// Answer with an error and close; `reason` is for the log.
     case refuse(HTTPResponse, reason: String)
-    /// Answer a plain HTTP route (GET, or HEAD without the body) and close.
-    case respond(HTTPResponse, includeBody: Bool)
+    /// Answer a plain HTTP route (GET, or HEAD without the body); then read the next request
+    /// if `keepAlive`, else close.
+    case respond(HTTPResponse, includeBody: Bool, keepAlive: Bool)
     /// A valid upgrade on a WebSocket route: the route's hook, if any, decides the rest.
     case upgrade(WebSocketRoute, UpgradeRequest, parameters: [String: String])
 
     /// Decides what `head` gets. A path may have both a page and a WebSocket: a request that
     /// asks for a WebSocket upgrade goes to the WebSocket route, any other to the page.
-    static func decide(_ head: HTTPRequestHead, routes: Routes) -> RequestDecision {
+    /// `mayKeepAlive` says whether the connection may take another request after this one (it
+    /// has not reached its request limit); the request and the handler's response have their
+    /// say too (`Connection: close`, a request body), and a response after which the connection
+    /// closes says `Connection: close`.
+    static func decide(_ head: HTTPRequestHead, routes: Routes, mayKeepAlive: Bool) -> RequestDecision {
         let match = routes.match(head.path)
         let entry = match?.routes
         let parameters = match?.parameters ?? [:]
@@ -40,8 +45,9 @@ enum RequestDecision {
                                reason: "method \(head.method)")
             }
             var response = handler(head, parameters)
-            response.headers.replaceOrAdd(name: "Connection", value: "close")
-            return .respond(response, includeBody: head.method != "HEAD")
+            let keepAlive = mayKeepAlive && head.permitsKeepAlive && !response.headers.containsToken("close", in: "Connection")
+            if !keepAlive { response.headers.replaceOrAdd(name: "Connection", value: "close") }
+            return .respond(response, includeBody: head.method != "HEAD", keepAlive: keepAlive)
         case .webSocket(let route):
             do {
                 let request = try ServerHandshake.validate(head)

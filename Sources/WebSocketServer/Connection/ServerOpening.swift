@@ -1,14 +1,15 @@
 import WebSocketCore
 
 /// A server connection's opening: the request head, the decision the routes make about it,
-/// the route's upgrade hook, and the 101 (or the refusal).
+/// the route's upgrade hook, and the 101 (or the refusal); or, for HTTP routes, the response,
+/// and the next request on a connection kept alive.
 extension Connection {
     /// Starts a server connection: reads its request. On the queue. `initialBytes` were read by
     /// someone else before handing the socket over; `head` is a request head they parsed already.
     func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
         loop.register(self)
         if let head {
-            carryOut(RequestDecision.decide(head, routes: endpoint.routes), remainder: initialBytes)
+            if let requests = carryOut(decide(head), remainder: initialBytes) { answerPipelinedRequests(requests) }
         } else if !initialBytes.isEmpty {
             initialBytes.withUnsafeBytes { handleInput($0) }
         } else {
@@ -18,9 +19,51 @@ extension Connection {
         }
     }
 
-    /// Parses the request head as it arrives. On the queue.
+    /// Parses request heads as they arrive, and answers them. On the queue.
     func parseHead(_ bytes: UnsafeRawBufferPointer) {
-        guard case .http(var parser) = phase else { return }
+        if let requests = parseOneHead(bytes) { answerPipelinedRequests(requests) }
+    }
+
+    /// Answers the requests that followed one answered with keep-alive, in order, then writes
+    /// the responses together. A loop rather than recursion: a read can hold thousands. While
+    /// the responses queued are over the high-water mark (a peer that sends requests and reads
+    /// no responses), the rest waits in `.pipelined` with reading paused, until they are written.
+    func answerPipelinedRequests(_ requests: [UInt8]) {
+        var rest = requests
+        while !rest.isEmpty, case .http = phase {
+            if writeQueue.cost > endpoint.settings.highWaterMark {
+                flush()
+                if !writeQueue.isEmpty, !isClosed {
+                    phase = .pipelined(rest)
+                    pause(.backpressure)
+                    return
+                }
+                continue
+            }
+            rest = rest.withUnsafeBytes { parseOneHead($0) } ?? []
+        }
+        resume(.backpressure)
+        flush()
+    }
+
+    /// The request is answered and the pipelined requests' wait is over: reading resumes
+    /// after they are answered.
+    func pipelinedResponsesWritten(_ requests: [UInt8]) {
+        phase = .http(HTTPHeadParser(limits: endpoint.settings.headLimits))
+        answerPipelinedRequests(requests)
+    }
+
+    /// What the routes decide for `head`; whether the connection may be kept alive after it
+    /// depends on the requests it has made.
+    private func decide(_ head: HTTPRequestHead) -> RequestDecision {
+        RequestDecision.decide(head, routes: endpoint.routes,
+                               mayKeepAlive: Int(requestsAnswered) + 1 < endpoint.settings.maxRequestsPerConnection)
+    }
+
+    /// Parses as much of a request head as `bytes` holds and carries out what it gets; returns
+    /// the bytes after it when it was answered and the connection waits for the next request.
+    private func parseOneHead(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard case .http(var parser) = phase else { return nil }
         // The phase lets go of the parser while it parses, so that its buffer, when a head
         // spans reads, grows in place instead of being copied on every read.
         phase = .finishing
@@ -29,32 +72,41 @@ extension Connection {
             progress = try parser.parseRequest(bytes)
         } catch {
             refuse(error.response, reason: error.reason)
-            return
+            return nil
         }
         switch progress {
         case .needMoreData:
             phase = .http(parser)
+            return nil
         case .complete(let head, let remainder):
-            carryOut(RequestDecision.decide(head, routes: endpoint.routes), remainder: remainder)
+            return carryOut(decide(head), remainder: remainder)
         }
     }
 
-    /// Acts on what the request gets; `remainder` is what followed the request head.
-    private func carryOut(_ decision: RequestDecision, remainder: [UInt8]) {
+    /// Acts on what the request gets; `remainder` is what followed the request head. Returns
+    /// it when the connection is kept alive for another request (the response is queued, not
+    /// yet written).
+    private func carryOut(_ decision: RequestDecision, remainder: [UInt8]) -> [UInt8]? {
         switch decision {
         case .refuse(let response, let reason):
             refuse(response, reason: reason)
-        case .respond(let response, let includeBody):
+        case .respond(let response, let includeBody, let keepAlive):
             endpoint.metrics.httpResponses.add(1, ordering: .relaxed)
+            writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: includeBody), accounted: 0))
+            if keepAlive {
+                requestsAnswered += 1
+                timers.requestAnswered(at: Monotonic.now, endpoint.settings.timers)
+                phase = .http(HTTPHeadParser(limits: endpoint.settings.headLimits))
+                return remainder
+            }
             phase = .finishing
             timers.handshakeAnswered()
-            writeQueue.append(.init(header: nil, payload: response.serialized(includeBody: includeBody), accounted: 0))
             flush()
         case .upgrade(let route, let request, let parameters):
             phase = .upgrading(route, request, parameters: parameters, remainder: remainder)
             guard let hook = route.upgradeHook else {
                 completeUpgrade(.accept)
-                return
+                return nil
             }
             pause(.upgrade)
             let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo, parameters: parameters)
@@ -63,6 +115,7 @@ extension Connection {
                 loop.execute { self.completeUpgrade(decision) }
             }
         }
+        return nil
     }
 
     /// Carries out the upgrade hook's decision (or `.accept` for a route without a hook).
