@@ -72,5 +72,27 @@ extension WebSocketServerTests {
             // An echo with a high-water mark of 1 byte pauses reading at its first reply.
             #expect(server.metrics.backpressurePauses >= 1)
         }
+
+        /// permessage-deflate's work is counted both ways: 100 KiB of repeated text shrinks to a
+        /// small fraction, and what the client compressed is counted as it is inflated.
+        @Test func compressionIsCountedBothWays() throws {
+            let (server, port) = try startServer({ $0.extensions = [PerMessageDeflate()] }) { server in
+                server.webSocket("/ws") { socket in socket.onMessage { socket, message in socket.send(message) } }
+            }
+            defer { stop(server) }
+            let client = try TestClient(port: port, path: "/ws", extensions: [PerMessageDeflate.clientOffer()])
+            let text = String(repeating: "the same words again and again, ", count: 3200)  // 102,400 bytes
+            try client.send(text)
+            #expect(client.nextMessage()?.text == text)
+            let metrics = server.metrics
+            #expect(metrics.bytesBeforeDeflate == 102_400)
+            #expect(metrics.bytesAfterInflate == 102_400)
+            #expect(metrics.bytesAfterDeflate > 0 && metrics.bytesAfterDeflate < 2_000)
+            #expect(metrics.bytesBeforeInflate > 0 && metrics.bytesBeforeInflate < 2_000)
+            #expect(try #require(metrics.compressionRatio) < 0.02)
+            let samples = server.metrics.prometheusText().split(separator: "\n")
+            #expect(samples.contains("websocket_compression_input_bytes_total{direction=\"out\"} 102400"))
+            #expect(samples.contains("websocket_compression_output_bytes_total{direction=\"in\"} 102400"))
+        }
     }
 }

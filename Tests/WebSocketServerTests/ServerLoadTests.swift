@@ -406,19 +406,37 @@ extension WebSocketServerTests {
 
         @Test func logsAndCountsHandshakes() throws {
             let lines = Recorder<String>()
-            let (server, port) = try echoServer {
+            let opened = Recorder<[String: String]>()
+            let ids = Recorder<UInt64>()
+            let (server, port) = try startServer({
                 $0.logLevel = .debug
-                $0.logHandler = { level, message, _ in lines.append("\(level) \(message)") }
+                $0.logHandler = { level, message, metadata in
+                    lines.append("\(level) \(message)")
+                    if message == "WebSocket open" { opened.append(metadata) }
+                }
+            }) { server in
+                server.webSocket("*") { socket in
+                    ids.append(socket.connectionID)
+                    socket.onMessage { socket, message in socket.send(message) }
+                }
             }
             defer { stop(server) }
             let client = try TestClient(port: port)
             try client.send("x")
             _ = client.nextMessage()
+            let second = try TestClient(port: port)
+            try second.send("y")
+            _ = second.nextMessage()
+            // Each connection's lines carry its id (the one the socket shows) and the peer.
+            #expect(opened.all.count == 2)
+            #expect(Set(opened.all.compactMap { $0["connection"] }) == Set(ids.all.map(String.init)))
+            #expect(ids.all.count == 2 && ids.all[0] != ids.all[1])
+            #expect(opened.all.allSatisfy { $0["peer"]?.hasPrefix("127.0.0.1:") == true && $0["path"] == "/" })
             _ = try RawConnection(port: port).exchange("GET / HTTP/1.1\r\n\r\n")
             #expect(eventually { server.metrics.handshakesRejected[400] == 1 })
             let metrics = server.metrics
-            #expect(metrics.handshakesAccepted == 1)
-            #expect(metrics.messagesIn == 1 && metrics.messagesOut == 1)
+            #expect(metrics.handshakesAccepted == 2)
+            #expect(metrics.messagesIn == 2 && metrics.messagesOut == 2)
             #expect(metrics.bytesIn > 0 && metrics.bytesOut > 0)
             #expect(lines.all.contains("info Listening"))
             #expect(lines.all.contains("debug WebSocket open"))

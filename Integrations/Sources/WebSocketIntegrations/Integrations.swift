@@ -98,6 +98,10 @@ public struct MetricsReporter: Service {
         count("bytes_in_total", now.bytesIn, previous?.bytesIn)
         count("bytes_out_total", now.bytesOut, previous?.bytesOut)
         count("backpressure_pauses_total", now.backpressurePauses, previous?.backpressurePauses)
+        count("compression_input_bytes_total", now.bytesBeforeDeflate, previous?.bytesBeforeDeflate, [("direction", "out")])
+        count("compression_output_bytes_total", now.bytesAfterDeflate, previous?.bytesAfterDeflate, [("direction", "out")])
+        count("compression_input_bytes_total", now.bytesBeforeInflate, previous?.bytesBeforeInflate, [("direction", "in")])
+        count("compression_output_bytes_total", now.bytesAfterInflate, previous?.bytesAfterInflate, [("direction", "in")])
         for (status, value) in now.handshakesRejected {
             count("handshakes_rejected_total", value, previous?.handshakesRejected[status], [("status", String(status))])
         }

@@ -19,6 +19,8 @@ public final class DeflateCodec: ExtensionCodec {
     /// zlib writes here, 16 KiB at a time, and the bytes are appended to the message.
     private var scratch: UnsafeMutableRawBufferPointer?
     private static let scratchSize = 16 << 10
+    /// What was deflated and inflated since the last ``takeTally()``.
+    private var tally = CodecTally()
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
     /// A codec for one connection; `role` says which direction's parameters apply to sending.
@@ -77,6 +79,11 @@ public final class DeflateCodec: ExtensionCodec {
     /// the output would pass `limit`, so a small bomb costs no more memory than the limit.
     public func decode(_ piece: UnsafeRawBufferPointer, endOfFrame: Bool, endOfMessage: Bool, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
         let stream = try inflateStream()
+        let before = output.count
+        defer {
+            tally.decodedFrom += piece.count
+            tally.decodedTo += output.count - before
+        }
         try inflate(stream, piece, into: &output, limit: limit)
         let ends = agreement.perFrame ? endOfFrame : endOfMessage
         if ends {
@@ -155,6 +162,14 @@ public final class DeflateCodec: ExtensionCodec {
         }
     }
 
+    // MARK: Counting
+
+    /// What was deflated and inflated since the last call.
+    public func takeTally() -> CodecTally {
+        defer { tally = CodecTally() }
+        return tally
+    }
+
     // MARK: Sending
 
     /// Deflates a whole message with a sync flush and drops the `00 00 ff ff` tail (§7.2.1).
@@ -184,6 +199,8 @@ public final class DeflateCodec: ExtensionCodec {
             return nil
         }
         output.removeLast(4)
+        tally.encodedFrom += payload.count
+        tally.encodedTo += output.count
         if sendNoContextTakeover {
             if configuration.releasesStreamsBetweenMessages { dropDeflater() } else { deflateReset(stream) }
         }

@@ -21,4 +21,28 @@ public protocol ExtensionCodec: AnyObject {
     /// first frame, or nil to send the message as it is. `force` asks to encode even where the
     /// codec would not by default (a message under its size threshold).
     func encode(_ payload: [UInt8], opcode: Opcode, force: Bool) -> (payload: [UInt8], reservedBits: ReservedBits)?
+    /// What the codec has transformed since the last call (and resets that count), for a
+    /// server's compression metrics. The default reports nothing.
+    func takeTally() -> CodecTally
+}
+
+extension ExtensionCodec {
+    /// Reports nothing: a codec that keeps no count.
+    public func takeTally() -> CodecTally { CodecTally() }
+}
+
+/// Payload bytes an extension codec transformed, and what they became: from these a server
+/// tells how well compression works (`encodedTo` / `encodedFrom` is the outgoing ratio).
+public struct CodecTally: Sendable, Hashable {
+    /// Application bytes of the messages ``ExtensionCodec/encode(_:opcode:force:)`` encoded.
+    public var encodedFrom = 0
+    /// The wire bytes they became.
+    public var encodedTo = 0
+    /// Wire bytes given to ``ExtensionCodec/decode(_:endOfFrame:endOfMessage:into:limit:)``.
+    public var decodedFrom = 0
+    /// The application bytes they became.
+    public var decodedTo = 0
+
+    /// No bytes yet.
+    public init() {}
 }

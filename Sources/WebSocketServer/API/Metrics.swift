@@ -1,4 +1,5 @@
 import Synchronization
+import WebSocketCore
 
 /// A snapshot of a server's counters since it was made.
 public struct ServerMetrics: Sendable, Hashable {
@@ -27,6 +28,20 @@ public struct ServerMetrics: Sendable, Hashable {
     public var bytesIn: Int
     /// Bytes written to sockets.
     public var bytesOut: Int
+    /// Bytes of the messages sent compressed (permessage-deflate), before compression.
+    public var bytesBeforeDeflate: Int = 0
+    /// What they became on the wire.
+    public var bytesAfterDeflate: Int = 0
+    /// Bytes of the compressed messages received, as they came on the wire.
+    public var bytesBeforeInflate: Int = 0
+    /// What they became once inflated.
+    public var bytesAfterInflate: Int = 0
+
+    /// Wire bytes per application byte of the messages sent compressed (0.25: a quarter of
+    /// the size), or nil before any was.
+    public var compressionRatio: Double? {
+        bytesBeforeDeflate > 0 ? Double(bytesAfterDeflate) / Double(bytesBeforeDeflate) : nil
+    }
 }
 
 /// The live counters behind ``ServerMetrics`` that change once per connection. The ones that
@@ -47,11 +62,16 @@ final class Metrics: Sendable {
     /// The counters now, with the per-loop message counters added up.
     func snapshot(loopCounters: [LoopCounters]) -> ServerMetrics {
         var total = (messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0)
+        var compression = CodecTally()
         for counters in loopCounters {
             total.messagesIn += counters.messagesIn.load(ordering: .relaxed)
             total.messagesOut += counters.messagesOut.load(ordering: .relaxed)
             total.bytesIn += counters.bytesIn.load(ordering: .relaxed)
             total.bytesOut += counters.bytesOut.load(ordering: .relaxed)
+            compression.encodedFrom += counters.deflatedFrom.load(ordering: .relaxed)
+            compression.encodedTo += counters.deflatedTo.load(ordering: .relaxed)
+            compression.decodedFrom += counters.inflatedFrom.load(ordering: .relaxed)
+            compression.decodedTo += counters.inflatedTo.load(ordering: .relaxed)
         }
         return ServerMetrics(
             openConnections: openConnections.load(ordering: .relaxed),
@@ -65,7 +85,11 @@ final class Metrics: Sendable {
             messagesIn: total.messagesIn,
             messagesOut: total.messagesOut,
             bytesIn: total.bytesIn,
-            bytesOut: total.bytesOut
+            bytesOut: total.bytesOut,
+            bytesBeforeDeflate: compression.encodedFrom,
+            bytesAfterDeflate: compression.encodedTo,
+            bytesBeforeInflate: compression.decodedFrom,
+            bytesAfterInflate: compression.decodedTo
         )
     }
 }
@@ -77,5 +101,19 @@ final class LoopCounters: Sendable {
     let messagesOut = Atomic<Int>(0)
     let bytesIn = Atomic<Int>(0)
     let bytesOut = Atomic<Int>(0)
+    let deflatedFrom = Atomic<Int>(0)
+    let deflatedTo = Atomic<Int>(0)
+    let inflatedFrom = Atomic<Int>(0)
+    let inflatedTo = Atomic<Int>(0)
     private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    /// Adds what a connection's codec has compressed and decompressed since it was last asked.
+    func count(_ codec: any ExtensionCodec) {
+        let tally = codec.takeTally()
+        guard tally != CodecTally() else { return }
+        deflatedFrom.add(tally.encodedFrom, ordering: .relaxed)
+        deflatedTo.add(tally.encodedTo, ordering: .relaxed)
+        inflatedFrom.add(tally.decodedFrom, ordering: .relaxed)
+        inflatedTo.add(tally.decodedTo, ordering: .relaxed)
+    }
 }

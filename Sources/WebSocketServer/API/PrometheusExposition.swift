@@ -27,6 +27,12 @@ extension ServerMetrics {
         metric("http_responses_total", "counter", "Plain HTTP responses served by routes.", [("", httpResponses)])
         metric("messages_total", "counter", "WebSocket messages, by direction.", [("{direction=\"in\"}", messagesIn), ("{direction=\"out\"}", messagesOut)])
         metric("bytes_total", "counter", "Bytes read from and written to sockets, by direction.", [("{direction=\"in\"}", bytesIn), ("{direction=\"out\"}", bytesOut)])
+        metric("compression_input_bytes_total", "counter",
+               "Bytes given to permessage-deflate: messages sent, before deflating (out); compressed messages received, as they arrived (in).",
+               [("{direction=\"in\"}", bytesBeforeInflate), ("{direction=\"out\"}", bytesBeforeDeflate)])
+        metric("compression_output_bytes_total", "counter",
+               "What permessage-deflate made of them: the wire bytes (out); the inflated bytes (in).",
+               [("{direction=\"in\"}", bytesAfterInflate), ("{direction=\"out\"}", bytesAfterDeflate)])
         metric("closes_total", "counter", "WebSocket closes, by the code reported to the application.", labelled("code", closes))
         metric("backpressure_pauses_total", "counter", "Times a connection stopped reading because its queue passed the high-water mark.",
                [("", backpressurePauses)])

@@ -35,6 +35,9 @@ public final class WebSocket: @unchecked Sendable {
     public let userInfo: (any Sendable)?
     /// The peer's address, if known.
     public var remoteAddress: SocketAddress? { connection.remoteAddress }
+    /// The number the server's log lines about this connection carry as `connection`: unique
+    /// in the process, so your own log lines can carry it too.
+    public var connectionID: UInt64 { connection.id }
 
     /// The per-connection state the upgrade hook returned, as a `State`; nil if there is none
     /// or it is of another type.

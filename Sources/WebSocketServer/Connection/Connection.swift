@@ -51,6 +51,10 @@ final class Connection: @unchecked Sendable {
         static let peerFinished = PauseReasons(rawValue: 8)
     }
 
+    /// A number no other connection of this process has had: log lines carry it as
+    /// `connection`, so that the lines of one connection can be told from the others'.
+    let id: UInt64
+    private static let lastID = Atomic<UInt64>(0)
     let transport: any Transport
     var fd: Int32 { transport.fd }
     let loop: EventLoop
@@ -113,6 +117,7 @@ final class Connection: @unchecked Sendable {
     private var closeReported = false
 
     init(transport: any Transport, on place: (loop: EventLoop, counters: LoopCounters), endpoint: Endpoint, remoteAddress: SocketAddress?) {
+        id = Connection.lastID.wrappingAdd(1, ordering: .relaxed).newValue
         self.transport = transport
         loop = place.loop
         counters = place.counters
@@ -335,6 +340,7 @@ final class Connection: @unchecked Sendable {
     /// backpressure is applied.
     func sendEngineOutput(accounting: Int = 0) {
         guard upgraded else { return }
+        if let codec = engine.extensionCodec { counters.count(codec) }
         let hadOutbound = engine.hasOutbound
         moveEngineOutput(accounting: accounting)
         if hadOutbound && !corked { flush() }
@@ -730,9 +736,13 @@ final class Connection: @unchecked Sendable {
         return CloseEvent(code: .abnormalClosure, reason: "", wasClean: false)
     }
 
-    /// Logs with the peer's address added; nothing is built when the level is not logged.
+    /// Logs with the connection's id and the peer's address added; nothing is built when the
+    /// level is not logged.
     func log(_ level: LogLevel, _ message: String, _ metadata: @autoclosure () -> [String: String]) {
         guard endpoint.logs(level) else { return }
-        endpoint.log(level, message, metadata().merging(["peer": remoteAddress?.description ?? "?"]) { a, _ in a })
+        var fields = metadata()
+        fields["connection"] = String(id)
+        fields["peer"] = remoteAddress?.description ?? "?"
+        endpoint.log(level, message, fields)
     }
 }
