@@ -18,7 +18,7 @@ import Synchronization
 ///
 /// A client holds what its connections share: the configuration, the TLS context (made at its
 /// first `wss://` connection and kept) and the loops. Make one per configuration and keep it;
-/// ``shared`` has the defaults. The connection it hands out is a ``WebSocket``, the same type a
+/// ``shared`` has the defaults. The connection it hands out is a `WebSocket`, the same type a
 /// server hands out, with the same callbacks, `messages`, `send`, `ping`, `close`,
 /// `bufferedAmount` and keepalive.
 public final class WebSocketClient: Sendable {
@@ -86,7 +86,7 @@ public final class WebSocketClient: Sendable {
     /// The TLS context, made at the first `wss://` connection.
     private let tlsContext = Mutex<ClientTLS?>(nil)
 
-    /// A client with the default configuration, for ``WebSocket/connect(_:protocols:headers:)``.
+    /// A client with the default configuration, for ``WebSocketServer/WebSocket/connect(_:protocols:headers:)``.
     public static let shared = WebSocketClient()
 
     /// Makes a client; nothing connects until ``connect(_:subprotocols:headers:)``.
@@ -102,14 +102,14 @@ public final class WebSocketClient: Sendable {
     }
 
     /// Connects to `url` and returns the open WebSocket; read its messages from
-    /// ``WebSocket/messages`` (reading from the server pauses while 16 wait unread).
+    /// `WebSocket.messages` (reading from the server pauses while 16 wait unread).
     ///
     /// - Parameters:
     ///   - url: `ws://` or `wss://` (or `http://`, `https://`), host name or IP address.
     ///   - subprotocols: offered in `Sec-WebSocket-Protocol`; the chosen one is
-    ///     ``WebSocket/subprotocol``.
+    ///     `WebSocket.subprotocol`.
     ///   - headers: extra request headers (`Authorization`, `Cookie`, `Origin` ...).
-    /// - Throws: ``WebSocketClientError``: what went wrong, with the server's status, headers and
+    /// - Throws: `WebSocketClientError`: what went wrong, with the server's status, headers and
     ///   body when it answered something else than 101.
     public func connect(_ url: String, subprotocols: [String] = [], headers: HTTPHeaders = HTTPHeaders()) async throws(WebSocketClientError) -> WebSocket {
         precondition(!configuration.engine.deliversFragments,
@@ -175,7 +175,7 @@ public final class WebSocketClient: Sendable {
 extension WebSocket {
     /// Opens a WebSocket to `url` with ``WebSocketClient/shared`` (the default configuration),
     /// as a browser's `new WebSocket(url, protocols)` does, and returns it once open. Its
-    /// messages arrive on ``WebSocket/messages``.
+    /// messages arrive on `WebSocket.messages`.
     ///
     /// ```swift
     /// let socket = try await WebSocket.connect("ws://localhost:9001/")

@@ -6,7 +6,7 @@ import WebSocketServer
 import Glibc
 #endif
 
-/// A ``Backplane`` on Redis (or Valkey) pub/sub: every server process (node) publishes to and
+/// A `Backplane` on Redis (or Valkey) pub/sub: every server process (node) publishes to and
 /// subscribes to one Redis channel per topic, so a message published on any node reaches the
 /// topic's members on all of them.
 ///
@@ -20,7 +20,7 @@ import Glibc
 /// - Each message travels in an envelope with this node's id (a node drops its own messages
 ///   when Redis sends them back) and a per-topic sequence number (a gap is counted as lost).
 /// - Guarantee: at most once, in order per publishing node and topic; no order across nodes.
-///   Messages are lost while a node's subscriber connection is down (then ``WebSocketServer/onDiscontinuity(_:)``
+///   Messages are lost while a node's subscriber connection is down (then `WebSocketServer.onDiscontinuity(_:)`
 ///   reports the topics once it is back), when Redis drops a subscriber that reads too slowly
 ///   (`client-output-buffer-limit pubsub`), and when the outgoing queue overflows during an outage.
 /// - Redis down: local delivery goes on; `publish` never blocks or throws; up to

@@ -75,7 +75,7 @@ public struct TLSServerConfiguration: Sendable, Hashable {
     /// The oldest version accepted.
     public var minimumVersion: TLSVersion
     /// Whether clients must present certificates; their subject reaches the upgrade hook as
-    /// ``WebSocketServer/TLSInfo/peerSubject``.
+    /// `TLSInfo.peerSubject`.
     public var clientCertificates: ClientCertificatePolicy
 
     /// A configuration serving `certificates` (the first by default, the others by SNI).
@@ -93,7 +93,7 @@ public struct TLSServerConfiguration: Sendable, Hashable {
 
 extension TransportSecurity {
     /// TLS on the system OpenSSL with `configuration`. The certificates are read when the
-    /// server starts; ``WebSocketServer/WebSocketServer/reloadCertificates()`` reads them again.
+    /// server starts; `WebSocketServer.reloadCertificates()` reads them again.
     public static func tls(_ configuration: TLSServerConfiguration) -> TransportSecurity {
         TransportSecurity { try ServerTLS(configuration) }
     }

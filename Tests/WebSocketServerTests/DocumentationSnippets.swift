@@ -1,9 +1,11 @@
-// Every ```swift block of README.md appears here, line for line (indentation aside), so the
-// compiler checks the README's examples; ReadmeTests verifies that each block is here.
+// Every ```swift block of README.md and of the DocC articles (Sources/*/*.docc) appears here,
+// line for line (indentation aside), so the compiler checks the examples; DocumentationTests
+// verifies that each block is here.
 import WebSocketCore
 import WebSocketServer
 import WebSocketTLS
 import WebSocketClient
+import WebSocketRedis
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +45,7 @@ func echoOverABlockingSocket(_ fd: Int32) throws {
 }
 // END blocking
 
-enum ReadmeSnippets {
+enum DocumentationSnippets {
     static func standalone() throws {
         // BEGIN standalone
         let server = WebSocketServer(configuration: .init(host: "127.0.0.1", port: 8080))
@@ -216,5 +218,30 @@ enum ReadmeSnippets {
             write(frame.payload)
         }
         // END core
+    }
+
+    static func patterns(server: WebSocketServer) {
+        // BEGIN patterns
+        server.http("/static/*") { request, parameters in
+            .text(200, "file \(parameters["*"] ?? "")")
+        }
+        server.webSocket("/rooms/:room") { socket in
+            socket.subscribe(socket.parameters["room"] ?? "lobby")
+        }
+        // END patterns
+    }
+
+    static func uncompressed(socket: WebSocket, jpegBytes: [UInt8]) {
+        // BEGIN uncompressed
+        socket.send(jpegBytes, compress: false)
+        // END uncompressed
+    }
+
+    static func redis() throws {
+        // BEGIN redis
+        var configuration = WebSocketServer.Configuration(host: "0.0.0.0", port: 8080)
+        configuration.backplane = try RedisBackplane("redis://127.0.0.1:6379")
+        // END redis
+        _ = configuration
     }
 }
