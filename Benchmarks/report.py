@@ -55,15 +55,19 @@ for scenario in order_scenarios:
     key, unit = metric(scenario)
     lines.append(f"## {scenario} ({unit})")
     lines.append("")
+    # With uWebSockets in the run (--uws), every row also says how each server compares with it.
+    uws = median(scenario, "uws", key) if "uws" in order_servers else None
+    vs_uws = " vs uWS |" if "uws" in order_servers else ""
+    vs_uws_align = "---:|" if vs_uws else ""
     if key == "msgs_per_s":
-        lines.append("| server | messages/s | vs NIO | p50 µs | p99 µs | p99.9 µs | server CPU µs/msg | errors |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append(f"| server | messages/s | vs NIO |{vs_uws} p50 µs | p99 µs | p99.9 µs | server CPU µs/msg | errors |")
+        lines.append(f"|---|---:|---:|{vs_uws_align}---:|---:|---:|---:|---:|")
     elif key == "handshakes_per_s":
-        lines.append("| server | handshakes/s | vs NIO | server CPU µs/handshake | errors |")
-        lines.append("|---|---:|---:|---:|---:|")
+        lines.append(f"| server | handshakes/s | vs NIO |{vs_uws} server CPU µs/handshake | errors |")
+        lines.append(f"|---|---:|---:|{vs_uws_align}---:|---:|")
     else:
-        lines.append("| server | bytes/connection | vs NIO | connections |")
-        lines.append("|---|---:|---:|---:|")
+        lines.append(f"| server | bytes/connection | vs NIO |{vs_uws} connections |")
+        lines.append(f"|---|---:|---:|{vs_uws_align}---:|")
     nio = median(scenario, "nio", key)
     baseline_name = "nio"
     if nio is None:  # NIO has no permessage-deflate: compare with Node's ws there
@@ -73,9 +77,11 @@ for scenario in order_scenarios:
     for server in order_servers:
         value = median(scenario, server, key)
         if value is None:
-            lines.append(f"| {server} | n/a | | | | | | |" if key == "msgs_per_s" else f"| {server} | n/a | | |")
+            lines.append(f"| {server} | n/a |{' |' if vs_uws else ''} | | | | | |" if key == "msgs_per_s" else f"| {server} | n/a |{' |' if vs_uws else ''} | |")
             continue
         ratio = f"{value / nio:.2f}×" if nio else ""
+        if vs_uws:
+            ratio += f" | {value / uws:.2f}×" if uws else " | "
         if key == "msgs_per_s":
             lines.append(f"| {server} | {value:,.0f} | {ratio} | {median(scenario, server, 'p50_us'):.0f} | {median(scenario, server, 'p99_us'):.0f} | "
                          f"{median(scenario, server, 'p999_us'):.0f} | {median(scenario, server, 'server_cpu_us_per_msg'):.2f} | {median(scenario, server, 'errors'):.0f} |")
@@ -87,7 +93,7 @@ for scenario in order_scenarios:
 open(f"{outdir}/RESULTS.md", "w").write("\n".join(lines) + "\n")
 
 # Chart: throughput of each server relative to NIO, one group of bars per scenario.
-colors = {"ours": "#d9480f", "baseline": "#f59f00", "nio": "#1c7ed6", "hummingbird": "#37b24d", "node": "#7048e8", "python": "#868e96"}
+colors = {"ours": "#d9480f", "baseline": "#f59f00", "nio": "#1c7ed6", "hummingbird": "#37b24d", "node": "#7048e8", "python": "#868e96", "uws": "#e64980"}
 scenarios = [s for s in order_scenarios if not s.removeprefix("wss ").startswith("idle")]
 width, bar, gap, top, left, height = 980, 14, 26, 60, 60, 300
 group = bar * len(order_servers) + gap

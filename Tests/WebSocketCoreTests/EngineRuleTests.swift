@@ -9,6 +9,27 @@ import Testing
         #expect(serverRun(clientFrame(0x2, payload)).events == [.message(.binary(payload))])
     }
 
+    /// A frame read in pieces (a 64 KiB frame arrives as 65,522 bytes, then 14): the message
+    /// buffer gets room for the whole frame at the first piece, so it is allocated once, at the
+    /// frame's size, instead of doubling; a header announcing more than 1 MiB gets 1 MiB of room.
+    @Test func aFrameReadInPiecesIsBufferedOnce() {
+        for (length, firstPiece) in [(65_536, 65_522), (1 << 20, 65_522), (3 << 20, 65_522)] {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0) }
+            let frame = clientFrame(0x2, payload)
+            var engine = WebSocketEngine(role: .server, configuration: .init(maxFrameSize: 4 << 20, maxMessageSize: 4 << 20))
+            engine.receive(Array(frame[..<(14 + firstPiece)]))
+            engine.receive(Array(frame[(14 + firstPiece)...]))
+            guard case .message(let message) = engine.nextEvent() else {
+                Issue.record("no message for \(length) bytes")
+                continue
+            }
+            #expect(message.data == payload)
+            if length <= 1 << 20 {
+                #expect(message.data.capacity < length + 4096, "\(length) bytes in a buffer of \(message.data.capacity)")
+            }
+        }
+    }
+
     @Test func unmaskedClientFrameFailsWith1002() {
         let run = serverRun([0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
         #expect(run.events.first?.failureCode == .protocolError)

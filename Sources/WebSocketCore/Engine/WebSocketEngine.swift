@@ -168,6 +168,12 @@ public struct WebSocketEngine {
     /// The most events parsed and not yet taken; parsing waits beyond it.
     public static let maxEventBacklog = 256
 
+    /// How much of a frame announced in its header a message buffer makes room for ahead of the
+    /// bytes; beyond it, the buffer grows as they arrive. It bounds what a header that announces
+    /// more than the peer sends can make a connection reserve (address space, not memory: pages
+    /// not written to are not resident).
+    static let reserveAhead = 1 << 20
+
     /// Whether input is waiting to be parsed until events are taken. A caller that bounds its
     /// memory reads no more from the transport while this is true.
     public var hasUnprocessedInput: Bool { unprocessedOffset < unprocessed.count }
@@ -486,6 +492,14 @@ public struct WebSocketEngine {
             if !streaming, let allowance = partialMessageAllowance, messageLength + piece.count > allowance {
                 failForAllowance()
                 return
+            }
+            if frameOffset == 0, !endOfFrame, !streaming {
+                // The first piece of a frame that goes on in later input: room for all of it
+                // now (up to `reserveAhead`), so the message grows once rather than doubling and
+                // copying as the pieces come (a 64 KiB frame is read as 65,522 bytes, then 14,
+                // and the 14 would otherwise double a 64 KiB array into fresh, faulting pages).
+                let room = start + min(Int(clamping: frame.payloadLength), WebSocketEngine.reserveAhead)
+                if output.capacity < room { output.reserveCapacity(room) }
             }
             appendUnmasked(piece, to: &output)
         }
