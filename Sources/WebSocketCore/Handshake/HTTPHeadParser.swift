@@ -254,9 +254,13 @@ public struct HTTPHeadParser: Sendable {
     /// lines are copied once, as they are; the headers point into that copy.
     private static func parseFields(_ head: UnsafeBufferPointer<UInt8>, from start: Int, limits: HTTPHeadLimits) throws(HTTPParseError) -> HTTPHeaders {
         var spans: [HTTPHeaders.Span] = []
-        spans.reserveCapacity(12)
         var lineStart = start
         let headEnd = head.count - 2  // the blank line's CR
+        // One span per line: counting the lines first sizes the array exactly, since a
+        // request's headers may be kept for the life of its WebSocket.
+        var lines = 0
+        for i in start..<headEnd where head[i] == 0x0A { lines += 1 }
+        spans.reserveCapacity(min(lines, limits.maxHeaderCount))
         while lineStart < headEnd {
             guard spans.count < limits.maxHeaderCount else {
                 throw HTTPParseError(status: 431, reason: "More than \(limits.maxHeaderCount) header fields")

@@ -32,7 +32,10 @@ public final class WebSocket: @unchecked Sendable {
     /// The extensions agreed in the handshake, as answered to the client.
     public let extensions: [ExtensionOffer]
     /// Per-connection state returned by the upgrade hook.
-    public let userInfo: (any Sendable)?
+    public var userInfo: (any Sendable)? { userInfoBox?.value }
+    /// `userInfo` in a box of its own: most connections have none, and an existential held
+    /// inline would cost every connection five words.
+    private let userInfoBox: UserInfoBox?
     /// The peer's address, if known.
     public var remoteAddress: SocketAddress? { connection.remoteAddress }
     /// The number the server's log lines about this connection carry as `connection`: unique
@@ -50,12 +53,9 @@ public final class WebSocket: @unchecked Sendable {
     // Confined to the connection's queue.
     private var onMessage: (@Sendable (WebSocket, Message) -> Void)?
     private var onText: (@Sendable (WebSocket, String) -> Void)?
-    private var onFragment: (@Sendable (WebSocket, MessageFragment) -> Void)?
-    private var onPing: (@Sendable (WebSocket, [UInt8]) -> Void)?
-    private var onPong: (@Sendable (WebSocket, [UInt8]) -> Void)?
     private var onClose: (@Sendable (WebSocket, CloseEvent) -> Void)?
-    private var onError: (@Sendable (WebSocket, WebSocketError) -> Void)?
-    private var onDrain: (@Sendable (WebSocket) -> Void)?
+    /// The handlers most connections never set, made when the first of them is.
+    private var rareHandlers: RareHandlers?
     private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
     private var closeWaiters: [CheckedContinuation<CloseEvent, Never>] = []
     private var aboveMark = false
@@ -69,7 +69,7 @@ public final class WebSocket: @unchecked Sendable {
         self.parameters = parameters
         self.subprotocol = subprotocol
         self.extensions = extensions
-        self.userInfo = userInfo
+        userInfoBox = userInfo.map(UserInfoBox.init)
         messageBuffer = feedsMessageSequence ? MessageSequenceBuffer(limit: 16) : nil
         messageBuffer?.socket = self
     }
@@ -234,21 +234,29 @@ public final class WebSocket: @unchecked Sendable {
     }
     /// Calls `handler` with each piece of a message, when the engine delivers fragments
     /// (`engine.deliversFragments` in the server configuration).
-    public func onFragment(_ handler: @escaping @Sendable (WebSocket, MessageFragment) -> Void) { setHandler { $0.onFragment = handler } }
+    public func onFragment(_ handler: @escaping @Sendable (WebSocket, MessageFragment) -> Void) { setHandler { $0.rare.onFragment = handler } }
     /// Calls `handler` with each Ping's payload. The Pong is queued already, or, while the
     /// queue is over the high-water mark, kept to answer the latest Ping once it drains.
-    public func onPing(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPing = handler } }
+    public func onPing(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.rare.onPing = handler } }
     /// Calls `handler` with each Pong's payload.
-    public func onPong(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.onPong = handler } }
+    public func onPong(_ handler: @escaping @Sendable (WebSocket, [UInt8]) -> Void) { setHandler { $0.rare.onPong = handler } }
     /// Calls `handler` once, when the connection has closed.
     public func onClose(_ handler: @escaping @Sendable (WebSocket, CloseEvent) -> Void) { setHandler { $0.onClose = handler } }
     /// Calls `handler` with protocol and transport errors (the close follows).
-    public func onError(_ handler: @escaping @Sendable (WebSocket, WebSocketError) -> Void) { setHandler { $0.onError = handler } }
+    public func onError(_ handler: @escaping @Sendable (WebSocket, WebSocketError) -> Void) { setHandler { $0.rare.onError = handler } }
     /// Calls `handler` when ``bufferedAmount`` falls back to the high-water mark or below after being above it.
-    public func onDrain(_ handler: @escaping @Sendable (WebSocket) -> Void) { setHandler { $0.onDrain = handler } }
+    public func onDrain(_ handler: @escaping @Sendable (WebSocket) -> Void) { setHandler { $0.rare.onDrain = handler } }
 
     private func setHandler(_ set: @escaping @Sendable (WebSocket) -> Void) {
         connection.loop.execute { set(self) }
+    }
+
+    /// The box of rarely set handlers, made on first use. On the connection's queue.
+    private var rare: RareHandlers {
+        if let rareHandlers { return rareHandlers }
+        let made = RareHandlers()
+        rareHandlers = made
+        return made
     }
 
     // MARK: - Async messages
@@ -271,10 +279,10 @@ public final class WebSocket: @unchecked Sendable {
         if let onText, message.kind == .text, let text = message.text { onText(self, text) }
     }
 
-    func deliver(_ fragment: MessageFragment) { onFragment?(self, fragment) }
-    func deliverPing(_ payload: [UInt8]) { onPing?(self, payload) }
-    func deliverPong(_ payload: [UInt8]) { onPong?(self, payload) }
-    func deliverError(_ error: WebSocketError) { onError?(self, error) }
+    func deliver(_ fragment: MessageFragment) { rareHandlers?.onFragment?(self, fragment) }
+    func deliverPing(_ payload: [UInt8]) { rareHandlers?.onPing?(self, payload) }
+    func deliverPong(_ payload: [UInt8]) { rareHandlers?.onPong?(self, payload) }
+    func deliverError(_ error: WebSocketError) { rareHandlers?.onError?(self, error) }
 
     func deliverClose(_ event: CloseEvent) {
         advanceState(to: .closed)
@@ -287,7 +295,7 @@ public final class WebSocket: @unchecked Sendable {
         closeWaiters = []
         for waiter in closers { waiter.resume(returning: event) }
         let handler = onClose
-        onMessage = nil; onText = nil; onFragment = nil; onPing = nil; onPong = nil; onClose = nil; onError = nil; onDrain = nil
+        onMessage = nil; onText = nil; onClose = nil; rareHandlers = nil
         handler?(self, event)
     }
 
@@ -304,7 +312,7 @@ public final class WebSocket: @unchecked Sendable {
         }
         if aboveMark {
             aboveMark = false
-            onDrain?(self)
+            rareHandlers?.onDrain?(self)
         }
     }
 
@@ -312,4 +320,21 @@ public final class WebSocket: @unchecked Sendable {
         let connection = self.connection
         connection.loop.execute { connection.resume(.consumer) }
     }
+}
+
+/// Holds a connection's ``WebSocket/userInfo``.
+private final class UserInfoBox: Sendable {
+    let value: any Sendable
+    init(_ value: any Sendable) { self.value = value }
+}
+
+/// The handlers of a ``WebSocket`` that most connections never set, in a box of their own: five
+/// optional closures held inline would cost every connection ten words. Confined to the
+/// connection's queue, like the rest of its handlers.
+private final class RareHandlers {
+    var onFragment: (@Sendable (WebSocket, MessageFragment) -> Void)?
+    var onPing: (@Sendable (WebSocket, [UInt8]) -> Void)?
+    var onPong: (@Sendable (WebSocket, [UInt8]) -> Void)?
+    var onError: (@Sendable (WebSocket, WebSocketError) -> Void)?
+    var onDrain: (@Sendable (WebSocket) -> Void)?
 }

@@ -17,19 +17,21 @@ import Glibc
 /// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
 /// only through `loop.execute`.
 final class Connection: @unchecked Sendable {
-    /// Where the connection is, with what that stage needs.
+    /// Where the connection is, with what that stage needs. The stages before the WebSocket
+    /// opens carry their state in a box (`indirect`): an open connection, which may stay idle
+    /// for hours, then holds one word here instead of the largest of those states.
     enum Phase {
         /// Reading the request head.
-        case http(HTTPHeadParser)
+        indirect case http(HTTPHeadParser)
         /// An HTTP response is over the high-water mark, unwritten; the requests pipelined
         /// after its request wait here, with reading paused, until it is written.
-        case pipelined([UInt8])
+        indirect case pipelined([UInt8])
         /// The route's upgrade hook is deciding; the bytes that followed the request wait.
-        case upgrading(WebSocketRoute, UpgradeRequest, parameters: [String: String], remainder: [UInt8])
+        indirect case upgrading(WebSocketRoute, UpgradeRequest, parameters: [String: String], remainder: [UInt8])
         /// A client: the request is out; reading the response head.
-        case requesting(ClientOpening, HTTPHeadParser)
+        indirect case requesting(ClientOpening, HTTPHeadParser)
         /// A client: the server refused (not 101); reading the body of its answer to report it.
-        case readingRefusal(ClientOpening, HTTPResponseHead, HTTPResponseBody)
+        indirect case readingRefusal(ClientOpening, HTTPResponseHead, HTTPResponseBody)
         /// WebSocket frames flow.
         case open
         /// Writing what is queued, then shutting down the write side (after an HTTP response or the close handshake).
@@ -607,8 +609,10 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Deadlines
 
-    /// Acts on what the timers say is due at `now`. On the queue, from the loop's tick.
+    /// Acts on what the timers say is due at `now`, and lets an empty write queue give its
+    /// ring back. On the queue, from the loop's tick.
     func checkDeadlines(now: UInt64) {
+        writeQueue.releaseStorageIfEmpty()
         let stage: ConnectionTimers.Stage
         switch phase {
         case .http, .pipelined, .upgrading, .requesting, .readingRefusal: stage = .handshake

@@ -52,14 +52,18 @@ struct ConnectionTimers {
         case pongMissing
     }
 
-    private var handshakeDeadline: UInt64?
-    private var closeDeadline: UInt64?
-    private var lifetimeDeadline: UInt64?
+    // The moments, in monotonic nanoseconds; `never` (the largest value, which no clock
+    // reaches) stands for none. Plain words rather than optionals: every connection holds
+    // these, and an optional word takes two.
+    private static let never = UInt64.max
+    private var handshakeDeadline: UInt64
+    private var closeDeadline = never
+    private var lifetimeDeadline = never
     /// When input last arrived, as of the last check (`inputSinceCheck` marks input since then:
     /// reading the clock on every read cost more than the rest of the read path).
     private var lastInput: UInt64
+    private var pingSentAt = never
     private var inputSinceCheck = false
-    private var pingSentAt: UInt64?
 
     /// Timers for a connection accepted at `now`: the handshake timeout runs.
     init(_ settings: Settings, acceptedAt now: UInt64) {
@@ -70,12 +74,12 @@ struct ConnectionTimers {
     /// Input arrived (any bytes): it answers a keepalive Ping and restarts the idle interval.
     mutating func inputArrived() {
         inputSinceCheck = true
-        pingSentAt = nil
+        pingSentAt = ConnectionTimers.never
     }
 
     /// The handshake ended in a response (an HTTP answer or a refusal): its timeout stops.
     mutating func handshakeAnswered() {
-        handshakeDeadline = nil
+        handshakeDeadline = ConnectionTimers.never
     }
 
     /// An HTTP response was queued at `now` on a connection kept alive: the next request (and
@@ -88,18 +92,18 @@ struct ConnectionTimers {
     /// The WebSocket opened at `now`: the handshake timeout stops, the idle interval and the
     /// lifetime start.
     mutating func opened(at now: UInt64, _ settings: Settings) {
-        handshakeDeadline = nil
+        handshakeDeadline = ConnectionTimers.never
         lastInput = now
-        lifetimeDeadline = settings.maxLifetime.map { now + $0 }
+        lifetimeDeadline = settings.maxLifetime.map { now + $0 } ?? ConnectionTimers.never
     }
 
     /// Whether the close timeout runs already (so the clock need not be read again).
-    var isClosingTimed: Bool { closeDeadline != nil }
+    var isClosingTimed: Bool { closeDeadline != ConnectionTimers.never }
 
     /// The closing started at `now` (a Close sent, or the last bytes being written): the close
     /// timeout runs from the first such moment.
     mutating func closingStarted(at now: UInt64, _ settings: Settings) {
-        closeDeadline = min(closeDeadline ?? .max, now + settings.closeTimeout)
+        closeDeadline = min(closeDeadline, now + settings.closeTimeout)
     }
 
     /// What is due at `now` for a connection in `stage`; what it reports is done (a reported
@@ -111,16 +115,16 @@ struct ConnectionTimers {
         }
         switch stage {
         case .handshake:
-            if let deadline = handshakeDeadline, now >= deadline { return .handshakeTimedOut }
+            if now >= handshakeDeadline { return .handshakeTimedOut }
         case .open:
-            if let deadline = closeDeadline, now >= deadline { return .closeTimedOut }
-            if let deadline = lifetimeDeadline, now >= deadline {
-                lifetimeDeadline = nil
+            if now >= closeDeadline { return .closeTimedOut }
+            if now >= lifetimeDeadline {
+                lifetimeDeadline = ConnectionTimers.never
                 return .lifetimeOver
             }
             guard let interval = settings.idlePingInterval else { return .nothing }
-            if let sent = pingSentAt {
-                if now >= sent + settings.pongTimeout { return .pongMissing }
+            if pingSentAt != ConnectionTimers.never {
+                if now >= pingSentAt + settings.pongTimeout { return .pongMissing }
             } else if now >= lastInput + interval {
                 pingSentAt = now
                 return .ping
@@ -128,11 +132,11 @@ struct ConnectionTimers {
         case .closing:
             // A connection can reach its last writes without the closing having been timed
             // (an HTTP response): the timeout starts at the first check.
-            guard let deadline = closeDeadline else {
+            guard closeDeadline != ConnectionTimers.never else {
                 closeDeadline = now + settings.closeTimeout
                 return .nothing
             }
-            if now >= deadline { return .closeTimedOut }
+            if now >= closeDeadline { return .closeTimedOut }
         }
         return .nothing
     }

@@ -65,8 +65,9 @@ struct WriteQueue {
     }
 
     private mutating func grow() {
-        // From one slot: most connections queue one frame at a time, and an idle one keeps
-        // its ring (see releaseStorageIfLarge()).
+        // From one slot: most connections queue one frame at a time; a busy one keeps its
+        // ring between bursts (releaseStorageIfLarge()), an idle one gives it back
+        // (releaseStorageIfEmpty()).
         var larger = [Item](repeating: .empty, count: max(1, slots.count * 2))
         for i in 0..<count { larger[i] = slots[(head + i) & (slots.count - 1)] }
         slots = larger
@@ -106,6 +107,14 @@ struct WriteQueue {
         frontOffset = 0
         bytes = 0
         return released
+    }
+
+    /// Gives the ring back if the queue is empty: an idle connection then holds none (the
+    /// loop's timer calls it; the next burst makes a new one).
+    mutating func releaseStorageIfEmpty() {
+        guard count == 0, !slots.isEmpty else { return }
+        slots = []
+        head = 0
     }
 
     /// An empty queue keeps a small ring for the next burst (no allocation per message) and
