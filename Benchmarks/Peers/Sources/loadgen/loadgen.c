@@ -42,6 +42,7 @@ typedef struct {
     uint8_t *wbuf; size_t wlen, woff, wcap;
     uint64_t *times; int head, count, cap;  // send times of messages in flight, in order
     z_stream def, inf; int zready;
+    int client_no_takeover;  // the server agreed client_no_context_takeover: reset the deflater per message (RFC 7692 §7.1.1.1)
     int want_out;
     SSL *ssl;  // with --tls
 } conn_t;
@@ -150,6 +151,7 @@ static void send_message(conn_t *c) {
     if (deflate(&c->def, Z_SYNC_FLUSH) != Z_OK || c->def.avail_in != 0) { errors++; return; }
     size_t n = zcap - c->def.avail_out;
     put_frame(c, text ? 1 : 2, 1, zbuf, n - 4);  // drop 00 00 ff ff
+    if (c->client_no_takeover) deflateReset(&c->def);
 }
 
 static void start_messages(conn_t *c) {
@@ -222,6 +224,7 @@ static void process(conn_t *c) {
         }
         off = head;
         c->state = OPEN;
+        c->client_no_takeover = deflate_on && memmem(c->rbuf, head, "client_no_context_takeover", 26) != NULL;
         handshakes++;
         if (mode_connect) {
             uint8_t payload[2] = { 0x03, 0xE8 };
