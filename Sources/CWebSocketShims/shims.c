@@ -28,3 +28,9 @@ int cws_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int timeout) {
     }
     return count;
 }
+
+static _Thread_local const void *current_loop;
+
+const void *cws_current_loop(void) { return current_loop; }
+
+void cws_set_current_loop(const void *loop) { current_loop = loop; }

@@ -66,8 +66,12 @@ final class EventLoop: @unchecked Sendable {
         readyEvents.deallocate()
     }
 
-    /// Whether the caller is running on this loop's queue.
-    var isCurrent: Bool { DispatchQueue.getSpecific(key: EventLoop.key) == ObjectIdentifier(self) }
+    /// Whether the caller is running on this loop's queue: at once while the loop serves its
+    /// sockets (a thread-local variable says so), else by asking Dispatch.
+    var isCurrent: Bool {
+        cws_current_loop() == UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
+            || DispatchQueue.getSpecific(key: EventLoop.key) == ObjectIdentifier(self)
+    }
 
     /// Runs `body` now if on the queue, else soon on it.
     func execute(_ body: @escaping @Sendable () -> Void) {
@@ -129,6 +133,8 @@ final class EventLoop: @unchecked Sendable {
     /// Serves every socket that is ready; goes round again while events keep coming, up to a
     /// budget, so a busy loop stays on its thread instead of going back through Dispatch.
     private func poll() {
+        cws_set_current_loop(Unmanaged.passUnretained(self).toOpaque())
+        defer { cws_set_current_loop(nil) }
         for _ in 0..<8 {
             let count = cws_epoll_wait(epollFD, readyDescriptors, readyEvents, Int32(EventLoop.eventCapacity), 0)
             if count <= 0 { return }
