@@ -88,8 +88,11 @@ func parseRequest(_ text: String, limits: HTTPHeadLimits = HTTPHeadLimits()) thr
         #expect(head.headers.tokens("Sec-WebSocket-Protocol") == ["chat", "superchat"])
     }
 
-    @Test func anySplitGivesTheSameHeadAndRemainder() throws {
-        let bytes = Array((rfcRequest + "\u{81}\u{0}").utf8)  // two bytes of a frame follow the head
+    /// Split anywhere, with or without empty lines before the request line (skipped): the same
+    /// head, and the same bytes after it (which the parser now locates by offset).
+    @Test(arguments: ["", "\r\n\r\n"])
+    func anySplitGivesTheSameHeadAndRemainder(emptyLines: String) throws {
+        let bytes = Array((emptyLines + rfcRequest + "\u{81}\u{0}").utf8)  // two bytes of a frame follow the head
         var whole = HTTPHeadParser()
         guard case .complete(let expected, let expectedRemainder) = try whole.parseRequest(bytes) else {
             Issue.record("no head"); return

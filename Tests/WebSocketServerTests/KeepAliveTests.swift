@@ -15,6 +15,7 @@ extension WebSocketServerTests {
                 server.http("/n/:number") { _, parameters in .text(200, parameters["number"] ?? "?") }
                 server.http("/big") { _ in HTTPResponse(status: 200, body: [UInt8](repeating: 0x61, count: 64 << 10)) }
                 server.webSocket("/ws") { socket in socket.send("open") }
+                server.webSocket("/echo") { socket in socket.onMessage { socket, message in socket.send(message) } }
             }
         }
 
@@ -68,6 +69,40 @@ extension WebSocketServerTests {
                 }
             }
             #expect(server.metrics.httpResponses == 3)
+        }
+
+        /// A page request, an upgrade and a first WebSocket frame in one write: the frame behind
+        /// the pipelined upgrade reaches the WebSocket.
+        @Test func aPipelinedUpgradeKeepsTheFrameBehindIt() throws {
+            let (server, port) = try server()
+            defer { stop(server) }
+            let connection = try RawConnection(port: port)
+            let upgrade = get("/echo", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+            var client = WebSocketEngine(role: .client)
+            try client.send(.text("behind the upgrade"))
+            try connection.write(Array((get("/n/7") + upgrade).utf8) + client.takeOutboundBytes())
+            // The 200, then the 101, then the echo, in as many reads as they take.
+            var received: [UInt8] = []
+            var heads: [HTTPResponseHead] = []
+            while heads.count < 2 {
+                let chunk = try #require(connection.read())
+                try #require(!chunk.isEmpty, "nothing for 5 s")
+                received += chunk
+                var first = HTTPHeadParser(), second = HTTPHeadParser()
+                guard case .complete(let page, let rest) = try first.parseResponse(received) else { continue }
+                let length = Int(page.headers["Content-Length"] ?? "0") ?? 0
+                guard rest.count >= length, case .complete(let upgraded, let frames) = try second.parseResponse(Array(rest[length...])) else { continue }
+                #expect(String(decoding: rest[..<length], as: UTF8.self) == "7")
+                heads = [page, upgraded]
+                client.receive(frames)
+            }
+            #expect(heads.map(\.status) == [200, 101])
+            var event = client.nextEvent()
+            while event == nil, let more = connection.read(), !more.isEmpty {
+                client.receive(more)
+                event = client.nextEvent()
+            }
+            #expect(event == .message(.text("behind the upgrade")))
         }
 
         @Test func pipelinedRequestsAreAnsweredInOrderAndCloseIsHonoured() throws {

@@ -50,13 +50,22 @@ public struct HTTPHeadParser: Sendable {
     /// Feeds bytes and tries to parse a request head. Empty lines before the request line are
     /// skipped, as RFC 9112 §2.2 asks of a robust server (they count toward the size limit).
     public mutating func parseRequest(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> Progress<HTTPRequestHead> {
-        var bytes = bytes
+        guard let (head, consumed) = try parseRequestHead(bytes) else { return .needMoreData }
+        return .complete(head, remainder: Array(UnsafeRawBufferPointer(rebasing: bytes[consumed...])))
+    }
+
+    /// Like ``parseRequest(_:)-(UnsafeRawBufferPointer)``, but instead of copying the bytes that
+    /// follow the head it says how many bytes of `bytes` the head took: a server answering
+    /// pipelined requests walks one buffer rather than copying what is left after each request.
+    package mutating func parseRequestHead(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> (head: HTTPRequestHead, consumed: Int)? {
+        var input = bytes
         if !requestLineStarted {
-            bytes = try skipEmptyLines(bytes)
-            if bytes.isEmpty { return .needMoreData }
+            input = try skipEmptyLines(bytes)
+            if input.isEmpty { return nil }
         }
         let limits = self.limits
-        return try feed(bytes) { (head) throws(HTTPParseError) in try HTTPHeadParser.requestHead(head, limits: limits) }
+        let found = try feed(input) { (head) throws(HTTPParseError) in try HTTPHeadParser.requestHead(head, limits: limits) }
+        return found.map { ($0.head, bytes.count - input.count + $0.consumed) }
     }
 
     /// Drops the CRLFs at the front of the input; returns the rest once the request line starts.
@@ -96,7 +105,10 @@ public struct HTTPHeadParser: Sendable {
     /// Feeds bytes and tries to parse a response head (the client side of the handshake).
     public mutating func parseResponse(_ bytes: UnsafeRawBufferPointer) throws(HTTPParseError) -> Progress<HTTPResponseHead> {
         let limits = self.limits
-        return try feed(bytes) { (head) throws(HTTPParseError) in try HTTPHeadParser.responseHead(head, limits: limits) }
+        guard let (head, consumed) = try feed(bytes, { (head) throws(HTTPParseError) in try HTTPHeadParser.responseHead(head, limits: limits) }) else {
+            return .needMoreData
+        }
+        return .complete(head, remainder: Array(UnsafeRawBufferPointer(rebasing: bytes[consumed...])))
     }
 
     /// Feeds bytes and tries to parse a response head.
@@ -111,20 +123,22 @@ public struct HTTPHeadParser: Sendable {
     /// Finds the end of the head in the input (or in the bytes kept from earlier inputs) and
     /// hands the head's bytes, up to and including the blank line, to `parse`. When a whole head
     /// arrives in one input, as it nearly always does, it is parsed in place without a copy.
-    private mutating func feed<Head>(_ bytes: UnsafeRawBufferPointer, _ parse: (UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> Head) throws(HTTPParseError) -> Progress<Head> {
+    /// Returns the head and how many bytes of this input it took (the rest follows it), or nil
+    /// while the head is incomplete.
+    private mutating func feed<Head>(_ bytes: UnsafeRawBufferPointer, _ parse: (UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> Head) throws(HTTPParseError) -> (head: Head, consumed: Int)? {
         let input = bytes.bindMemory(to: UInt8.self)
         if buffer.isEmpty {
             let window = UnsafeBufferPointer(rebasing: input[0..<min(input.count, limits.maxHeadSize)])
             switch HTTPHeadParser.findHeadEnd(window, from: 0) {
             case .end(let end):
-                let head = try parse(UnsafeBufferPointer(rebasing: input[0..<end]))
-                return .complete(head, remainder: Array(UnsafeRawBufferPointer(rebasing: bytes[end...])))
+                return (try parse(UnsafeBufferPointer(rebasing: input[0..<end])), end)
             case .bareLF: throw HTTPParseError(status: 400, reason: "Bare LF in the request head")
             case .bareCR: throw HTTPParseError(status: 400, reason: "Bare CR in the request head")
             case .notYet: break
             }
         }
         // Take no more than the limit.
+        let kept = buffer.count
         let room = limits.maxHeadSize - buffer.count
         let take = min(bytes.count, max(room, 0))
         buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
@@ -138,17 +152,16 @@ public struct HTTPHeadParser: Sendable {
             if buffer.count >= limits.maxHeadSize {
                 throw HTTPParseError(status: 431, reason: "Request head larger than \(limits.maxHeadSize) bytes")
             }
-            return .needMoreData
+            return nil
         case .end(let end):
-            var remainder = Array(buffer[end...])
-            remainder.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[take...]))
+            // The earlier inputs did not hold the end, so the head ends in this one.
             var outcome: Result<Head, HTTPParseError>!
             buffer.withUnsafeBufferPointer { all in
                 do throws(HTTPParseError) { outcome = .success(try parse(UnsafeBufferPointer(rebasing: all[0..<end]))) } catch { outcome = .failure(error) }
             }
             buffer = []
             scanned = 0
-            return .complete(try outcome.get(), remainder: remainder)
+            return (try outcome.get(), end - kept)
         }
     }
 

@@ -9,7 +9,8 @@ extension Connection {
     func start(head: HTTPRequestHead? = nil, initialBytes: [UInt8] = []) {
         loop.register(self)
         if let head {
-            if let requests = carryOut(decide(head), remainder: initialBytes) { answerPipelinedRequests(requests) }
+            let keptAlive = initialBytes.withUnsafeBytes { carryOut(decide(head), remainder: $0) }
+            if keptAlive { answerPipelinedRequests(initialBytes) }
         } else if !initialBytes.isEmpty {
             initialBytes.withUnsafeBytes { handleInput($0) }
         } else {
@@ -21,26 +22,30 @@ extension Connection {
 
     /// Parses request heads as they arrive, and answers them. On the queue.
     func parseHead(_ bytes: UnsafeRawBufferPointer) {
-        if let requests = parseOneHead(bytes) { answerPipelinedRequests(requests) }
+        guard let consumed = parseOneHead(bytes) else { return }
+        answerPipelinedRequests(Array(UnsafeRawBufferPointer(rebasing: bytes[consumed...])))
     }
 
-    /// Answers the requests that followed one answered with keep-alive, in order, then writes
-    /// the responses together. A loop rather than recursion: a read can hold thousands. While
-    /// the responses queued are over the high-water mark (a peer that sends requests and reads
-    /// no responses), the rest waits in `.pipelined` with reading paused, until they are written.
+    /// Answers the requests in `requests`, which followed one answered with keep-alive, in
+    /// order, then writes the responses together. A loop over offsets into one buffer rather
+    /// than recursion or a copy of the rest per request: a read can hold thousands. While the
+    /// responses queued are over the high-water mark (a peer that sends requests and reads no
+    /// responses), the rest waits in `.pipelined` with reading paused, until they are written.
     func answerPipelinedRequests(_ requests: [UInt8]) {
-        var rest = requests
-        while !rest.isEmpty, case .http = phase {
+        var offset = 0
+        while offset < requests.count, case .http = phase {
             if writeQueue.cost > endpoint.settings.highWaterMark {
                 flush()
                 if !writeQueue.isEmpty, !isClosed {
-                    phase = .pipelined(rest)
+                    phase = .pipelined(Array(requests[offset...]))
                     pause(.backpressure)
                     return
                 }
                 continue
             }
-            rest = rest.withUnsafeBytes { parseOneHead($0) } ?? []
+            let start = offset
+            guard let consumed = requests.withUnsafeBytes({ parseOneHead(UnsafeRawBufferPointer(rebasing: $0[start...])) }) else { break }
+            offset += consumed
         }
         resume(.backpressure)
         flush()
@@ -60,33 +65,33 @@ extension Connection {
                                mayKeepAlive: Int(requestsAnswered) + 1 < endpoint.settings.maxRequestsPerConnection)
     }
 
-    /// Parses as much of a request head as `bytes` holds and carries out what it gets; returns
-    /// the bytes after it when it was answered and the connection waits for the next request.
-    private func parseOneHead(_ bytes: UnsafeRawBufferPointer) -> [UInt8]? {
+    /// Parses as much of a request head as `bytes` holds and carries out what it gets; when it
+    /// was answered and the connection waits for the next request, returns how many bytes of
+    /// `bytes` it took (the next request starts there).
+    private func parseOneHead(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard case .http(var parser) = phase else { return nil }
         // The phase lets go of the parser while it parses, so that its buffer, when a head
         // spans reads, grows in place instead of being copied on every read.
         phase = .finishing
-        let progress: HTTPHeadParser.Progress<HTTPRequestHead>
+        let parsed: (head: HTTPRequestHead, consumed: Int)?
         do {
-            progress = try parser.parseRequest(bytes)
+            parsed = try parser.parseRequestHead(bytes)
         } catch {
             refuse(error.response, reason: error.reason)
             return nil
         }
-        switch progress {
-        case .needMoreData:
+        guard let (head, consumed) = parsed else {
             phase = .http(parser)
             return nil
-        case .complete(let head, let remainder):
-            return carryOut(decide(head), remainder: remainder)
         }
+        let keptAlive = carryOut(decide(head), remainder: UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
+        return keptAlive ? consumed : nil
     }
 
-    /// Acts on what the request gets; `remainder` is what followed the request head. Returns
-    /// it when the connection is kept alive for another request (the response is queued, not
-    /// yet written).
-    private func carryOut(_ decision: RequestDecision, remainder: [UInt8]) -> [UInt8]? {
+    /// Acts on what the request gets; `remainder` is what followed the request head (an
+    /// upgrade keeps a copy for the engine). Returns whether the connection is kept alive for
+    /// another request (the response is queued, not yet written).
+    private func carryOut(_ decision: RequestDecision, remainder: UnsafeRawBufferPointer) -> Bool {
         switch decision {
         case .refuse(let response, let reason):
             refuse(response, reason: reason)
@@ -97,16 +102,16 @@ extension Connection {
                 requestsAnswered += 1
                 timers.requestAnswered(at: Monotonic.now, endpoint.settings.timers)
                 phase = .http(HTTPHeadParser(limits: endpoint.settings.headLimits))
-                return remainder
+                return true
             }
             phase = .finishing
             timers.handshakeAnswered()
             flush()
         case .upgrade(let route, let request, let parameters):
-            phase = .upgrading(route, request, parameters: parameters, remainder: remainder)
+            phase = .upgrading(route, request, parameters: parameters, remainder: Array(remainder))
             guard let hook = route.upgradeHook else {
                 completeUpgrade(.accept)
-                return nil
+                return false
             }
             pause(.upgrade)
             let context = UpgradeContext(request: request, remoteAddress: remoteAddress, tls: transport.tlsInfo, parameters: parameters)
@@ -115,7 +120,7 @@ extension Connection {
                 loop.execute { self.completeUpgrade(decision) }
             }
         }
-        return nil
+        return false
     }
 
     /// Carries out the upgrade hook's decision (or `.accept` for a route without a hook).
