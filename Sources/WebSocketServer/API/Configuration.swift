@@ -32,7 +32,8 @@ extension WebSocketServer {
         /// Serial queues that connections are spread over, when the server makes its own
         /// loops; default one per core.
         public var loopCount: Int
-        /// Bytes read from a socket at a time, into a buffer each loop owns (own loops only).
+        /// Bytes read from a socket at a time, into a buffer each loop owns (own loops only);
+        /// ``EventLoops/defaultReadBufferSize`` by default.
         public var readBufferSize: Int
 
         /// Time allowed from accept until the request head has arrived (slowloris guard).
@@ -100,7 +101,7 @@ extension WebSocketServer {
             noDelay = true
             eventLoops = nil
             loopCount = max(1, System.coreCount)
-            readBufferSize = 64 << 10
+            readBufferSize = EventLoops.defaultReadBufferSize
             handshakeTimeout = .seconds(10)
             idlePingInterval = .seconds(30)
             pongTimeout = .seconds(10)

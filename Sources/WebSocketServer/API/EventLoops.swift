@@ -10,9 +10,15 @@ public final class EventLoops: Sendable {
     let loops: [EventLoop]
     private let nextIndex = Atomic<Int>(0)
 
-    /// The process's shared loops, made when first used (one per core, 64 KiB read buffers,
+    /// The process's shared loops, made when first used (one per core, 128 KiB read buffers,
     /// 100 ms timer resolution) and never stopped. Clients use them by default.
     public static let shared = EventLoops()
+
+    /// 128 KiB: a 64 KiB message and its frame header arrive in one read, so the engine copies
+    /// the payload once, straight into the message (with 64 KiB, the 14 bytes that did not fit
+    /// made every such message take the slower path; an echo of 64 KiB messages ran 20-50 %
+    /// faster with 128). A megabyte message is read in eight pieces, which stay in the cache.
+    public static let defaultReadBufferSize = 128 << 10
 
     /// Makes and starts `count` loops.
     ///
@@ -21,7 +27,7 @@ public final class EventLoops: Sendable {
     ///   - readBufferSize: bytes read from a socket at a time, into a buffer each loop owns.
     ///   - timerResolution: how often deadlines are checked; timeouts fire within this of
     ///     their time.
-    public init(count: Int? = nil, readBufferSize: Int = 64 << 10, timerResolution: Duration = .milliseconds(100)) {
+    public init(count: Int? = nil, readBufferSize: Int = EventLoops.defaultReadBufferSize, timerResolution: Duration = .milliseconds(100)) {
         loops = (0..<max(1, count ?? System.coreCount)).map { EventLoop(index: $0, readBufferSize: readBufferSize, resolution: timerResolution) }
         for loop in loops { loop.start() }
     }
