@@ -10,8 +10,8 @@ import Glibc
 /// It reads the request head and carries out what ``RequestDecision`` decides for it (a
 /// response, a refusal, or the upgrade after the route's hook), then drives a
 /// ``WebSocketEngine``: reads feed the engine, the engine's events go to the ``WebSocket``
-/// object, the engine's frames wait in the ``WriteQueue`` and are written with `sendmsg`
-/// (header and payload as separate iovecs, never copied). Its timeouts are a
+/// object, the engine's frames wait in the ``WriteQueue`` and are written together (by the
+/// transport: small batches copied into one `send`, larger ones as iovecs of `sendmsg`). Its timeouts are a
 /// ``ConnectionTimers`` policy. All socket I/O goes through its ``Transport``.
 ///
 /// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
@@ -251,7 +251,7 @@ final class Connection: @unchecked Sendable {
     /// rest waits in the engine until the queue drains (see resume(_:)).
     func processEngineEvents() {
         // Sends made by the callbacks below are queued and written together afterwards: a read
-        // that brought many messages is answered with one sendmsg, not one per message.
+        // that brought many messages is answered with one write, not one per message.
         corked = true
         let pausesReading = endpoint.settings.backpressure == .pauseReading
         let mark = endpoint.settings.highWaterMark
@@ -414,7 +414,7 @@ final class Connection: @unchecked Sendable {
         endpoint.topics.leave(self, topic)
     }
 
-    /// Holds writes back until ``uncork()``, so that several frames leave in one `sendmsg`;
+    /// Holds writes back until ``uncork()``, so that several frames leave in one write;
     /// false if writes were held already (by event delivery, or an earlier cork).
     func cork() -> Bool {
         guard !corked else { return false }
@@ -483,7 +483,7 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Writing
 
-    /// `sendmsg` calls one flush may make before the loop's other sockets get their turn: a
+    /// Writes one flush may make before the loop's other sockets get their turn: a
     /// long queue of small frames to a fast reader would otherwise hold the loop until it is
     /// empty. The rest goes out when epoll reports the socket writable again.
     private static let writesPerTurn = 16
