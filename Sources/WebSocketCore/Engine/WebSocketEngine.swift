@@ -127,7 +127,9 @@ public struct WebSocketEngine {
     private var unprocessedOffset = 0
 
     // Output.
-    private var outbound: [OutboundFrame] = []
+    // Inlinable through hasOutbound, which a server asks after every event: as a call into
+    // this module it took 1.6 % of a pipelined echo's CPU.
+    @usableFromInline var outbound: [OutboundFrame] = []
     private var events: [Event] = []
     private var eventIndex = 0
 
@@ -726,7 +728,7 @@ public struct WebSocketEngine {
     }
 
     /// Whether frames are waiting to be written.
-    public var hasOutbound: Bool { !outbound.isEmpty }
+    @inlinable public var hasOutbound: Bool { !outbound.isEmpty }
 
     /// Takes the frames queued so far, in order.
     public mutating func takeOutbound() -> [OutboundFrame] {
