@@ -99,6 +99,8 @@ if [[ " $rows " == *" plain "* ]]; then
     reps_saved=$reps; reps=1
     run "idle $idle" "" idle -c "$idle"
     reps=$reps_saved
+    # Many connections, few busy: 1 % of them send a message every 100 ms; the echo latency.
+    run "mostly idle $idle, 1 % sending every 100 ms" "" paced -c "$idle" --active 1 --interval 100 -t "$seconds"
 fi
 if [[ " $rows " == *" tls "* ]]; then
     run "wss echo 100x1KiB" tls echo -c 100 -s 1024 -d 1 -t "$seconds" --tls

@@ -4,6 +4,11 @@
 //   loadgen echo    --port P [--host H] [-c CONNS] [-s SIZE] [-d INFLIGHT] [-t SECONDS] [--text] [--deflate] [--tls] [--server-pid PID]
 //   loadgen connect --port P [-c CONCURRENCY] [-t SECONDS] [--tls] [--server-pid PID]
 //   loadgen idle    --port P -c CONNS [--tls] [--hold SECONDS] --server-pid PID
+//   loadgen paced   --port P -c CONNS --active PERCENT --interval MS [-s SIZE] [-t SECONDS] --server-pid PID
+//
+// paced opens CONNS connections (and reports RSS per connection as idle does), then for -t
+// seconds makes PERCENT of them send one message every MS milliseconds (the next only once the
+// echo of the last is back) and reports the echo latency: many connections, few of them busy.
 //
 // --tls speaks wss:// through OpenSSL (TLS 1.3 as the server allows, no certificate check, a
 // full handshake for every connection: no session is resumed).
@@ -49,6 +54,8 @@ typedef struct {
 
 static const char *host = "127.0.0.1";
 static int port = 9001, conns = 100, size = 16, inflight = 1, seconds = 5, text = 0, deflate_on = 0, server_pid = 0, hold = 0;
+static int active_percent = 0, interval_ms = 100;
+static int paced;  // paced mode: an echo does not send the next message; the pacer does
 static uint8_t *pattern;         // the message every connection sends
 static uint32_t *samples; static size_t nsamples, capsamples;
 static uint64_t messages, errors, handshakes;
@@ -272,7 +279,7 @@ static void process(conn_t *c) {
         c->head = (c->head + 1) % c->cap; c->count--;
         add_sample(now_ns() - sent_at);
         if (measuring) messages++;
-        if (!stopping) send_message(c);
+        if (!stopping && !paced) send_message(c);
     }
     if (off > 0) { memmove(c->rbuf, c->rbuf + off, c->rlen - off); c->rlen -= off; }
 }
@@ -349,6 +356,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-t")) { seconds = atoi(v); i++; }
         else if (!strcmp(a, "--server-pid")) { server_pid = atoi(v); i++; }
         else if (!strcmp(a, "--hold")) { hold = atoi(v); i++; }
+        else if (!strcmp(a, "--active")) { active_percent = atoi(v); i++; }
+        else if (!strcmp(a, "--interval")) { interval_ms = atoi(v); i++; }
         else if (!strcmp(a, "--text")) text = 1;
         else if (!strcmp(a, "--deflate")) deflate_on = 1;
         else if (!strcmp(a, "--tls")) {
@@ -368,7 +377,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < size; i++) pattern[i] = json[i % strlen(json)];
     conn_t **all = calloc(conns, sizeof *all);
 
-    if (!strcmp(mode, "idle")) {
+    if (!strcmp(mode, "idle") || !strcmp(mode, "paced")) {
+        paced = !strcmp(mode, "paced");
         long before = rss_kib_of(server_pid);
         for (int i = 0; i < conns; i++) {
             all[i] = open_conn();
@@ -379,9 +389,34 @@ int main(int argc, char **argv) {
         while (handshakes < (uint64_t)conns && now_ns() < deadline) loop_for(all, conns, now_ns() + 100000000ull);
         loop_for(all, conns, now_ns() + 1000000000ull);  // let the server settle
         long after = rss_kib_of(server_pid);
+        double per_connection = handshakes ? (after - before) * 1024.0 / handshakes : 0.0;
+        if (paced) {
+            // Every interval, each active connection with nothing in flight sends one message.
+            int active = conns * active_percent / 100;
+            inflight = 1;
+            for (int i = 0; i < active; i++) {
+                all[i]->cap = 1; all[i]->times = calloc(1, 8);
+            }
+            double server0 = cpu_seconds_of(server_pid);
+            measuring = 1;
+            uint64_t start = now_ns(), end = start + (uint64_t)seconds * 1000000000ull;
+            for (uint64_t tick = start; tick < end; tick += (uint64_t)interval_ms * 1000000ull) {
+                for (int i = 0; i < active; i++) if (all[i]->state == OPEN && all[i]->count == 0) { send_message(all[i]); flush_out(all[i]); }
+                loop_for(all, conns, tick + (uint64_t)interval_ms * 1000000ull);
+            }
+            measuring = 0;
+            double elapsed = (now_ns() - start) / 1e9, server_cpu = cpu_seconds_of(server_pid) - server0;
+            qsort(samples, nsamples, 4, cmp_u32);
+            printf("mode=paced connections=%llu active=%d interval_ms=%d bytes_per_connection=%.0f msgs_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
+                   "errors=%llu server_cpu_s=%.2f server_cpu_us_per_msg=%.3f\n",
+                   (unsigned long long)handshakes, active, interval_ms, per_connection, messages / elapsed,
+                   nsamples ? samples[nsamples / 2] / 10.0 : 0, nsamples ? samples[(size_t)(nsamples * 0.99)] / 10.0 : 0,
+                   nsamples ? samples[(size_t)(nsamples * 0.999)] / 10.0 : 0, (unsigned long long)errors, server_cpu,
+                   messages ? server_cpu * 1e6 / messages : 0);
+            return errors ? 1 : 0;
+        }
         printf("mode=idle connections=%llu errors=%llu rss_before_kib=%ld rss_after_kib=%ld bytes_per_connection=%.0f\n",
-               (unsigned long long)handshakes, (unsigned long long)errors, before, after,
-               handshakes ? (after - before) * 1024.0 / handshakes : 0.0);
+               (unsigned long long)handshakes, (unsigned long long)errors, before, after, per_connection);
         fflush(stdout);
         // --hold keeps the connections open a while longer, to look at the server (gdb, perf).
         loop_for(all, conns, now_ns() + (uint64_t)hold * 1000000000ull);
