@@ -16,6 +16,7 @@ private struct Timers {
     mutating func inputArrived() { timers.inputArrived() }
     mutating func handshakeAnswered() { timers.handshakeAnswered() }
     mutating func requestAnswered(at now: UInt64) { timers.requestAnswered(at: now, settings) }
+    var nextOpenDeadline: UInt64 { timers.nextOpenDeadline(settings) }
 }
 
 /// The connection's timers as a pure policy: every timeout checked with numbers, no sleeping.
@@ -46,6 +47,28 @@ private struct Timers {
         timers.requestAnswered(at: 103 * s)  // the next request came and was answered
         #expect(timers.due(at: 105 * s, stage: .handshake) == .nothing)
         #expect(timers.due(at: 106 * s, stage: .handshake) == .handshakeTimedOut)
+    }
+
+    /// The loop's tick skips an open connection until its next deadline: that moment must
+    /// never come after the moment `due` reports something.
+    @Test func theNextDeadlineOfAnOpenConnectionIsNeverLate() {
+        let s = Self.second
+        var timers = Timers(settings(ping: 30, lifetime: 100), acceptedAt: 0)
+        timers.opened(at: 1 * s)
+        #expect(timers.nextOpenDeadline == 31 * s)  // the keepalive ping
+        #expect(timers.due(at: 31 * s, stage: .open) == .ping)
+        #expect(timers.nextOpenDeadline == 41 * s)  // the pong's deadline
+        timers.inputArrived()  // the pong
+        #expect(timers.nextOpenDeadline <= 61 * s)
+        #expect(timers.due(at: 35 * s, stage: .open) == .nothing)
+        #expect(timers.nextOpenDeadline == 65 * s)  // 30 s after the input seen at 35 s
+        timers.closingStarted(at: 40 * s)
+        #expect(timers.nextOpenDeadline == 45 * s)  // the close timeout
+        var old = Timers(settings(ping: nil, lifetime: 100), acceptedAt: 0)
+        old.opened(at: 0)
+        #expect(old.nextOpenDeadline == 100 * s)  // the lifetime
+        #expect(old.due(at: 100 * s, stage: .open) == .lifetimeOver)
+        #expect(Timers(settings(ping: nil), acceptedAt: 0).nextOpenDeadline == .max)
     }
 
     @Test func aQuietConnectionIsPingedThenDroppedWithoutAnAnswer() {

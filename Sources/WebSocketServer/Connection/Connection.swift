@@ -64,7 +64,9 @@ final class Connection: @unchecked Sendable {
     let counters: LoopCounters
     let endpoint: Endpoint
     let remoteAddress: SocketAddress?
-    var phase: Phase
+    /// Where the connection is. A change may bring a deadline nearer (the close timeout starts
+    /// in the closing phase), so the loop's tick is asked to look at the connection again.
+    var phase: Phase { didSet { loop.checkSoon(fd) } }
     /// Whether WebSocket frames flow.
     var isOpen: Bool { if case .open = phase { true } else { false } }
     /// Whether the socket is closed.
@@ -115,7 +117,8 @@ final class Connection: @unchecked Sendable {
     private(set) var socket: WebSocket?
 
     /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
-    var timers: ConnectionTimers
+    /// A change may bring a deadline nearer, so the loop's tick is asked to look again.
+    var timers: ConnectionTimers { didSet { loop.checkSoon(fd) } }
     private var closeReported = false
 
     init(transport: any Transport, on place: (loop: EventLoop, counters: LoopCounters), endpoint: Endpoint, remoteAddress: SocketAddress?) {
@@ -610,8 +613,19 @@ final class Connection: @unchecked Sendable {
     // MARK: - Deadlines
 
     /// Acts on what the timers say is due at `now`, and lets an empty write queue give its
-    /// ring back. On the queue, from the loop's tick.
-    func checkDeadlines(now: UInt64) {
+    /// ring back. On the queue, from the loop's tick. Returns when the tick should look again:
+    /// an open connection when its timers could next be due (input only moves that later),
+    /// one in any other phase at the next tick (they are few, and brief).
+    func checkDeadlines(now: UInt64) -> UInt64 {
+        actOnDeadlines(now: now)
+        switch phase {
+        case .open: return timers.nextOpenDeadline(endpoint.settings.timers)
+        case .closed: return .max
+        default: return 0
+        }
+    }
+
+    private func actOnDeadlines(now: UInt64) {
         writeQueue.releaseStorageIfEmpty()
         let stage: ConnectionTimers.Stage
         switch phase {

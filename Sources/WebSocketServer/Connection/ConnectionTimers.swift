@@ -106,6 +106,17 @@ struct ConnectionTimers {
         closeDeadline = min(closeDeadline, now + settings.closeTimeout)
     }
 
+    /// The earliest moment ``due(at:stage:_:)`` could report something for an open connection,
+    /// as things stand: no need to ask before. Input since the last check only moves the ping
+    /// later, so the moment is never late; any other change is followed by a check anyway.
+    func nextOpenDeadline(_ settings: Settings) -> UInt64 {
+        var next = min(closeDeadline, lifetimeDeadline)
+        if let interval = settings.idlePingInterval {
+            next = min(next, pingSentAt != ConnectionTimers.never ? pingSentAt + settings.pongTimeout : lastInput + interval)
+        }
+        return next
+    }
+
     /// What is due at `now` for a connection in `stage`; what it reports is done (a reported
     /// Ping counts as sent, a reported lifetime as over).
     mutating func due(at now: UInt64, stage: Stage, _ settings: Settings) -> Due {

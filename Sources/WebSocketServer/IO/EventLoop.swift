@@ -32,6 +32,11 @@ final class EventLoop: @unchecked Sendable {
     private static let eventCapacity = 256
     /// Connections by file descriptor.
     private var byDescriptor: [Connection?] = []
+    /// When the tick must next look at each connection, by file descriptor (`.max`: not until
+    /// something changes, which calls checkSoon(_:)). The tick reads this one array and visits
+    /// only the connections due, rather than every connection object: walking 10,000 of them
+    /// each 100 ms took 40 % of the CPU of a server whose connections were mostly idle.
+    private var nextCheck: [UInt64] = []
     private var source: DispatchSourceRead?
     private var timer: DispatchSourceTimer?
     private let resolution: Duration
@@ -107,8 +112,12 @@ final class EventLoop: @unchecked Sendable {
     /// Adds a connection's socket to the epoll set, watching for input.
     func register(_ connection: Connection) {
         let fd = Int(connection.fd)
-        if fd >= byDescriptor.count { byDescriptor.append(contentsOf: repeatElement(nil, count: fd + 1 - byDescriptor.count)) }
+        if fd >= byDescriptor.count {
+            byDescriptor.append(contentsOf: repeatElement(nil, count: fd + 1 - byDescriptor.count))
+            nextCheck.append(contentsOf: repeatElement(.max, count: fd + 1 - nextCheck.count))
+        }
         byDescriptor[fd] = connection
+        nextCheck[fd] = 0
         _ = cws_epoll_add(epollFD, connection.fd, EventLoop.input)
     }
 
@@ -123,6 +132,7 @@ final class EventLoop: @unchecked Sendable {
         guard fd < byDescriptor.count, byDescriptor[fd] === connection else { return }
         _ = cws_epoll_remove(epollFD, connection.fd)
         byDescriptor[fd] = nil
+        nextCheck[fd] = .max
     }
 
     /// Every connection of this loop.
@@ -164,9 +174,18 @@ final class EventLoop: @unchecked Sendable {
     private static let hangup = UInt32(CWS_EPOLLHUP | CWS_EPOLLERR)
     private static let readable = UInt32(CWS_EPOLLIN | CWS_EPOLLHUP | CWS_EPOLLERR | CWS_EPOLLRDHUP)
 
+    /// Asks the tick to look at the connection on `fd` at its next turn. On the queue.
+    func checkSoon(_ fd: Int32) {
+        let fd = Int(fd)
+        if fd < nextCheck.count, nextCheck[fd] != 0 { nextCheck[fd] = 0 }
+    }
+
     private func tick() {
         let now = Monotonic.now
-        for case let connection? in byDescriptor { connection.checkDeadlines(now: now) }
+        for fd in nextCheck.indices where nextCheck[fd] <= now {
+            guard let connection = byDescriptor[fd] else { continue }
+            nextCheck[fd] = connection.checkDeadlines(now: now)
+        }
     }
 }
 
