@@ -45,6 +45,8 @@ def metric(scenario):
         return "handshakes_per_s", "handshakes/s"
     if scenario.startswith("idle"):
         return "bytes_per_connection", "RSS bytes per idle connection"
+    if scenario.startswith("fanout"):
+        return "fanouts_per_s", "fan-outs/s, each until the last connection has the message"
     return "msgs_per_s", "messages/s"
 
 
@@ -65,6 +67,9 @@ for scenario in order_scenarios:
     elif key == "handshakes_per_s":
         lines.append(f"| server | handshakes/s | vs NIO |{vs_uws} server CPU µs/handshake | errors |")
         lines.append(f"|---|---:|---:|{vs_uws_align}---:|---:|")
+    elif key == "fanouts_per_s":
+        lines.append(f"| server | fan-outs/s | vs NIO |{vs_uws} p50 µs to the last | p99 µs | server CPU µs/fan-out | errors |")
+        lines.append(f"|---|---:|---:|{vs_uws_align}---:|---:|---:|---:|")
     else:
         lines.append(f"| server | bytes/connection | vs NIO |{vs_uws} connections |")
         lines.append(f"|---|---:|---:|{vs_uws_align}---:|")
@@ -74,10 +79,12 @@ for scenario in order_scenarios:
         nio, baseline_name = median(scenario, "node", key), "node"
     if baseline_name != "nio":
         lines[-2] = lines[-2].replace("vs NIO", "vs node")
+    header = lines[-2]
     for server in order_servers:
         value = median(scenario, server, key)
         if value is None:
-            lines.append(f"| {server} | n/a |{' |' if vs_uws else ''} | | | | | |" if key == "msgs_per_s" else f"| {server} | n/a |{' |' if vs_uws else ''} | |")
+            columns = header.count("|") - 1
+            lines.append(f"| {server} | n/a |" + " |" * (columns - 2))
             continue
         ratio = f"{value / nio:.2f}×" if nio else ""
         if vs_uws:
@@ -87,6 +94,9 @@ for scenario in order_scenarios:
                          f"{median(scenario, server, 'p999_us'):.0f} | {median(scenario, server, 'server_cpu_us_per_msg'):.2f} | {median(scenario, server, 'errors'):.0f} |")
         elif key == "handshakes_per_s":
             lines.append(f"| {server} | {value:,.0f} | {ratio} | {median(scenario, server, 'server_cpu_us_per_handshake'):.1f} | {median(scenario, server, 'errors'):.0f} |")
+        elif key == "fanouts_per_s":
+            lines.append(f"| {server} | {value:,.1f} | {ratio} | {median(scenario, server, 'p50_us'):.0f} | {median(scenario, server, 'p99_us'):.0f} | "
+                         f"{median(scenario, server, 'server_cpu_us_per_fanout'):.0f} | {median(scenario, server, 'errors'):.0f} |")
         else:
             lines.append(f"| {server} | {value:,.0f} | {ratio} | {median(scenario, server, 'connections'):.0f} |")
     lines.append("")

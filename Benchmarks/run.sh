@@ -51,17 +51,18 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /pro
 # The test-only certificate the TLS tests use (localhost); the load generator does not check it.
 fixtures=Tests/WebSocketServerTests/TLSFixtures
 server_pid=
-start_server() {  # name, port, mode ("", "deflate" or "tls")
+start_server() {  # name, port, mode ("", "deflate", "tls" or "fanout")
     local name=$1 port=$2 mode=$3 flag=
     [ "$mode" = deflate ] && flag=--compression
+    [ "$mode" = fanout ] && flag=--fanout
     [ "$mode" = tls ] && flag="--tls-cert $fixtures/server.pem --tls-key $fixtures/server-key.pem"
     case "$name" in
         ours) taskset -c 0 .build/release/websocket-echo --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
         baseline) taskset -c 0 "$baseline" --port "$port" --loops 1 $flag > /tmp/bench-server.log 2>&1 & ;;
-        nio) [ "$mode" = deflate ] && return 1; taskset -c 0 "$peers/nio-echo" --port "$port" --threads 1 $flag > /tmp/bench-server.log 2>&1 & ;;
-        hummingbird) [ "$mode" = tls ] && return 1; taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
-        node) [ "$mode" = tls ] && return 1; NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
-        python) [ "$mode" = tls ] && return 1; taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        nio) [ "$mode" = deflate ] || [ "$mode" = fanout ] && return 1; taskset -c 0 "$peers/nio-echo" --port "$port" --threads 1 $flag > /tmp/bench-server.log 2>&1 & ;;
+        hummingbird) [ "$mode" = tls ] || [ "$mode" = fanout ] && return 1; taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        node) [ "$mode" = tls ] || [ "$mode" = fanout ] && return 1; NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        python) [ "$mode" = tls ] || [ "$mode" = fanout ] && return 1; taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
         uws) [ "$mode" = tls ] && return 1; taskset -c 0 "$uws" "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
     esac
     server_pid=$!
@@ -101,6 +102,8 @@ if [[ " $rows " == *" plain "* ]]; then
     reps=$reps_saved
     # Many connections, few busy: 1 % of them send a message every 100 ms; the echo latency.
     run "mostly idle $idle, 1 % sending every 100 ms" "" paced -c "$idle" --active 1 --interval 100 -t "$seconds"
+    # One message of 1 KiB published to a topic every connection has joined (ours and uWS only).
+    run "fanout 1 KiB to $idle" fanout fanout -c "$idle" -s 1024 -t "$seconds"
 fi
 if [[ " $rows " == *" tls "* ]]; then
     run "wss echo 100x1KiB" tls echo -c 100 -s 1024 -d 1 -t "$seconds" --tls

@@ -1,9 +1,11 @@
 // websocket-echo: echoes every text and binary message on any path, unchanged and in order.
 //
 //   swift run -c release websocket-echo --port 9001 [--host 127.0.0.1] [--compression]
-//       [--max-message-size BYTES] [--log-closes] [--loops N]
+//       [--max-message-size BYTES] [--log-closes] [--loops N] [--fanout]
 //
-// The target of the conformance and load tests. SIGINT or SIGTERM shuts it down gracefully.
+// The target of the conformance and load tests. With --fanout, every connection joins the topic
+// "fanout", and what a connection on /publish sends is published there instead of echoed (the
+// load generator's fanout mode measures the time until the last member has it). SIGINT or SIGTERM shuts it down gracefully.
 import ExampleSupport
 import WebSocketCore
 import WebSocketServer
@@ -13,8 +15,8 @@ configuration.engine.maxMessageSize = 64 << 20
 configuration.engine.maxFrameSize = 64 << 20
 configuration.maxConnections = 100_000  // a load-test target
 let options = parseArguments(
-    usage: "websocket-echo [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--compression] [--max-message-size BYTES] [--log-closes] [--loops N]",
-    configuration: &configuration, options: ["--max-message-size", "--loops"], flags: ["--compression", "--log-closes"])
+    usage: "websocket-echo [--host HOST] [--port PORT] [--tls-cert FILE --tls-key FILE] [--compression] [--max-message-size BYTES] [--log-closes] [--loops N] [--fanout]",
+    configuration: &configuration, options: ["--max-message-size", "--loops"], flags: ["--compression", "--log-closes", "--fanout"])
 if let size = options["--max-message-size"].flatMap(Int.init) {
     configuration.engine.maxMessageSize = size
     configuration.engine.maxFrameSize = size
@@ -22,10 +24,16 @@ if let size = options["--max-message-size"].flatMap(Int.init) {
 if let loops = options["--loops"].flatMap(Int.init) { configuration.loopCount = max(1, loops) }
 if options["--compression"] != nil { configuration.extensions = [PerMessageDeflate()] }
 let logsCloses = options["--log-closes"] != nil
+let fansOut = options["--fanout"] != nil
 
 let server = WebSocketServer(configuration: configuration)
 server.webSocket("*") { socket in
-    socket.onMessage { socket, message in socket.send(message) }
+    if fansOut && socket.request.path == "/publish" {
+        socket.onMessage { socket, message in server.publish(message, to: "fanout", excluding: socket) }
+    } else {
+        if fansOut { socket.subscribe("fanout") }
+        socket.onMessage { socket, message in socket.send(message) }
+    }
     if logsCloses {
         // For tests: one line per close, as the server saw it.
         socket.onClose { socket, event in

@@ -6,6 +6,12 @@
 //   loadgen idle    --port P -c CONNS [--tls] [--hold SECONDS] --server-pid PID
 //   loadgen paced   --port P -c CONNS --active PERCENT --interval MS [-s SIZE] [-t SECONDS] --server-pid PID
 //
+//   loadgen fanout  --port P -c CONNS [-s SIZE] [-t SECONDS] --server-pid PID
+//
+// fanout opens CONNS subscribers on / and one publisher on /publish (the echo servers' --fanout
+// mode publishes what /publish sends to every other connection), then, again and again, sends
+// one message and waits until every subscriber has it: the time until the last one does.
+//
 // paced opens CONNS connections (and reports RSS per connection as idle does), then for -t
 // seconds makes PERCENT of them send one message every MS milliseconds (the next only once the
 // echo of the last is back) and reports the echo latency: many connections, few of them busy.
@@ -56,6 +62,9 @@ static const char *host = "127.0.0.1";
 static int port = 9001, conns = 100, size = 16, inflight = 1, seconds = 5, text = 0, deflate_on = 0, server_pid = 0, hold = 0;
 static int active_percent = 0, interval_ms = 100;
 static int paced;  // paced mode: an echo does not send the next message; the pacer does
+static int mode_fanout;                 // fanout mode: subscribers count what they receive
+static const char *request_path = "/";  // the path new connections ask for
+static uint64_t fanout_received, fanout_done_at;
 static uint8_t *pattern;         // the message every connection sends
 static uint32_t *samples; static size_t nsamples, capsamples;
 static uint64_t messages, errors, handshakes;
@@ -188,8 +197,8 @@ static conn_t *open_conn(void) {
         SSL_set_connect_state(c->ssl);
     }
     char req[512];
-    int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", host, port, KEY,
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n", request_path, host, port, KEY,
                      deflate_on ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
     reserve(&c->wbuf, &c->wcap, n);
     memcpy(c->wbuf, req, n); c->wlen = n;
@@ -273,6 +282,11 @@ static void process(conn_t *c) {
             if (r == Z_OK || r == Z_BUF_ERROR) r = inflate(&c->inf, Z_SYNC_FLUSH);
             if (r != Z_OK && r != Z_BUF_ERROR) { errors++; continue; }
             data = zbuf; dlen = zcap - c->inf.avail_out;
+        }
+        if (mode_fanout) {
+            if (dlen != (size_t)size || memcmp(data, pattern, size) != 0) { errors++; continue; }
+            if (++fanout_received == (uint64_t)conns) fanout_done_at = now_ns();
+            continue;
         }
         if (dlen != (size_t)size || memcmp(data, pattern, size) != 0 || c->count == 0) { errors++; continue; }
         uint64_t sent_at = c->times[c->head];
@@ -376,6 +390,45 @@ int main(int argc, char **argv) {
     const char *json = "{\"id\":12345,\"symbol\":\"BTC-USD\",\"price\":\"43125.50\",\"size\":\"0.0125\",\"side\":\"buy\"},";
     for (int i = 0; i < size; i++) pattern[i] = json[i % strlen(json)];
     conn_t **all = calloc(conns, sizeof *all);
+
+    if (!strcmp(mode, "fanout")) {
+        mode_fanout = 1;
+        inflight = 0;
+        long before = rss_kib_of(server_pid);
+        for (int i = 0; i < conns; i++) {
+            all[i] = open_conn();
+            if (i % 100 == 99) loop_for(all, i + 1, now_ns() + 10000000ull);
+        }
+        uint64_t deadline = now_ns() + 30000000000ull;
+        while (handshakes < (uint64_t)conns && now_ns() < deadline) loop_for(all, conns, now_ns() + 100000000ull);
+        request_path = "/publish";
+        conn_t *publisher = open_conn();
+        while (handshakes < (uint64_t)conns + 1 && now_ns() < deadline) loop_for(all, conns, now_ns() + 10000000ull);
+        loop_for(all, conns, now_ns() + 500000000ull);  // let the server settle
+        long after = rss_kib_of(server_pid);
+        double server0 = cpu_seconds_of(server_pid);
+        measuring = 1;
+        uint64_t start = now_ns(), end = start + (uint64_t)seconds * 1000000000ull, rounds = 0;
+        while (now_ns() < end && publisher->state == OPEN) {
+            fanout_received = 0; fanout_done_at = 0;
+            uint64_t sent_at = now_ns();
+            put_frame(publisher, text ? 1 : 2, 0, pattern, size);
+            flush_out(publisher);
+            while (fanout_done_at == 0 && now_ns() < sent_at + 5000000000ull) loop_for(all, conns, now_ns() + 1000000ull);
+            if (fanout_done_at == 0) { errors++; break; }
+            add_sample(fanout_done_at - sent_at);
+            rounds++;
+        }
+        measuring = 0;
+        double elapsed = (now_ns() - start) / 1e9, server_cpu = cpu_seconds_of(server_pid) - server0;
+        qsort(samples, nsamples, 4, cmp_u32);
+        printf("mode=fanout connections=%llu size=%d bytes_per_connection=%.0f fanouts_per_s=%.1f p50_us=%.1f p99_us=%.1f "
+               "errors=%llu server_cpu_s=%.2f server_cpu_us_per_fanout=%.1f\n",
+               (unsigned long long)handshakes - 1, size, handshakes > 1 ? (after - before) * 1024.0 / (handshakes - 1) : 0.0,
+               rounds / elapsed, nsamples ? samples[nsamples / 2] / 10.0 : 0, nsamples ? samples[(size_t)(nsamples * 0.99)] / 10.0 : 0,
+               (unsigned long long)errors, server_cpu, rounds ? server_cpu * 1e6 / rounds : 0);
+        return errors ? 1 : 0;
+    }
 
     if (!strcmp(mode, "idle") || !strcmp(mode, "paced")) {
         paced = !strcmp(mode, "paced");
