@@ -30,6 +30,20 @@ import Testing
         }
     }
 
+    /// The engine is a value: a copy made after this end's Close keeps its own record of the
+    /// ending (the record lives out of line and is copied when shared).
+    @Test func aCopiedEngineKeepsItsOwnEnding() throws {
+        var original = WebSocketEngine(role: .server)
+        try original.close(code: .goingAway, reason: "bye")
+        var copy = original
+        copy.receive(clientFrame(0x8, [0x03, 0xE8]))
+        _ = copy.takeEvents()
+        #expect(copy.closeReceived?.code == .normalClosure)
+        #expect(original.closeReceived == nil)
+        #expect(original.closeSent?.code == .goingAway && copy.closeSent?.code == .goingAway)
+        #expect(original.failure == nil && copy.failure == nil)
+    }
+
     @Test func unmaskedClientFrameFailsWith1002() {
         let run = serverRun([0x81, 0x05, 0x48, 0x65, 0x6C, 0x6C, 0x6F])
         #expect(run.events.first?.failureCode == .protocolError)

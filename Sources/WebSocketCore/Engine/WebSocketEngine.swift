@@ -91,11 +91,23 @@ public struct WebSocketEngine {
     /// peer's Close (or an error) is taken from ``nextEvent()``.
     public private(set) var readyState: ReadyState = .open
     /// The Close this end sent, if it has sent one.
-    public private(set) var closeSent: CloseFrame?
+    public private(set) var closeSent: CloseFrame? {
+        get { ending?.closeSent }
+        set { endingForWriting().closeSent = newValue }
+    }
     /// The Close the peer sent, once its event has been taken.
-    public private(set) var closeReceived: CloseFrame?
+    public private(set) var closeReceived: CloseFrame? {
+        get { ending?.closeReceived }
+        set { endingForWriting().closeReceived = newValue }
+    }
     /// Why the connection failed, once that event has been taken.
-    public private(set) var failure: ProtocolError?
+    public private(set) var failure: ProtocolError? {
+        get { ending?.failure }
+        set { endingForWriting().failure = newValue }
+    }
+    /// The three above, out of line: a server holds an engine per connection, for hours, and
+    /// they are set only when it ends (inline they took 72 of its bytes; see Ending).
+    private var ending: Ending?
     /// The most bytes the message being received may hold right now; nil for no limit but
     /// ``Configuration/maxMessageSize``. A message that would hold more, as its bytes arrive
     /// or inflate, fails the connection with 1013 (Try Again Later): the message is not too
@@ -132,6 +144,17 @@ public struct WebSocketEngine {
     @usableFromInline var outbound: [OutboundFrame] = []
     private var events: [Event] = []
     private var eventIndex = 0
+
+    /// The record of the ending, unshared, for a change: copied first if another copy of this
+    /// engine holds it too (the engine is a value).
+    private mutating func endingForWriting() -> Ending {
+        if ending == nil {
+            ending = Ending()
+        } else if !isKnownUniquelyReferenced(&ending) {
+            ending = ending!.copy()
+        }
+        return ending!
+    }
 
     /// Makes an engine for an open connection.
     ///
@@ -782,3 +805,22 @@ public struct WebSocketEngine {
 
 @available(*, unavailable, message: "A WebSocketEngine belongs to one connection on one queue")
 extension WebSocketEngine: Sendable {}
+
+/// How a connection ended, as far as the engine knows: the Close frames each way and the
+/// failure. A class so that an engine holds one reference until the end; changed only through
+/// `WebSocketEngine.endingForWriting()`, which copies it when shared, so engines stay values.
+private final class Ending {
+    var closeSent: CloseFrame?
+    var closeReceived: CloseFrame?
+    var failure: ProtocolError?
+
+    init() {}
+
+    func copy() -> Ending {
+        let copy = Ending()
+        copy.closeSent = closeSent
+        copy.closeReceived = closeReceived
+        copy.failure = failure
+        return copy
+    }
+}
