@@ -7,8 +7,7 @@ import Glibc
 
 /// A TCP server that serves each accepted connection with a script, for client tests: the
 /// script gets the socket (blocking, 5 s timeouts) and the request head the client sent.
-final class ScriptedServer: @unchecked Sendable {
-    // `@unchecked`: `port` is set once; the listener is used by the accepting thread only.
+final class ScriptedServer: Sendable {
     let port: Int
     private let listener: Int32
 

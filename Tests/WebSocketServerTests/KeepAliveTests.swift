@@ -172,15 +172,5 @@ extension WebSocketServerTests {
             #expect(received == 1000 * one)
             #expect(server.metrics.httpResponses == 1001)
         }
-
-        /// Resident memory of this process (the second field of /proc/self/statm, in pages).
-        func residentBytes() -> Int {
-            guard let statm = fopen("/proc/self/statm", "r") else { return 0 }
-            defer { fclose(statm) }
-            var buffer = [UInt8](repeating: 0, count: 128)
-            let n = fread(&buffer, 1, buffer.count, statm)
-            let fields = String(decoding: buffer[..<n], as: UTF8.self).split(separator: " ")
-            return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
-        }
     }
 }

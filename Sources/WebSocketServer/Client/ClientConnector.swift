@@ -55,8 +55,7 @@ package final class ClientConnector: Sendable {
 /// `getaddrinfo` on a global queue, so that a slow DNS server never holds a loop.
 package enum Resolver {
     /// An address to connect to.
-    package struct Address: @unchecked Sendable {
-        // `@unchecked`: a plain C struct of bytes.
+    package struct Address: Sendable {
         var storage: sockaddr_storage
         var length: socklen_t
         var family: Int32 { Int32(storage.ss_family) }

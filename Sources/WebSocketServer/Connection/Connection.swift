@@ -117,7 +117,9 @@ final class Connection: @unchecked Sendable {
     private(set) var socket: WebSocket?
 
     /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
-    /// A change may bring a deadline nearer, so the loop's tick is asked to look again.
+    /// A change may bring a deadline nearer, so the loop's tick is asked to look again. Input
+    /// asks too, though it only moves deadlines later: telling the changes apart is not worth
+    /// it, and a busy connection is then looked at every tick, as all were before.
     var timers: ConnectionTimers { didSet { loop.checkSoon(fd) } }
     private var closeReported = false
 
