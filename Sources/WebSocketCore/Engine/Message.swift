@@ -56,3 +56,18 @@ public struct MessageFragment: Sendable, Hashable {
         self.isFinal = isFinal
     }
 }
+
+/// A message ``WebSocketEngine/receive(lending:)`` left where it arrived, in the caller's
+/// buffer: whole, unmasked in place and, for text, checked to be valid UTF-8.
+public struct LentMessage: Sendable, Hashable {
+    /// Text or binary.
+    public var kind: MessageKind
+    /// Where the payload lies in the buffer that was passed in.
+    public var payload: Range<Int>
+
+    /// Makes a description of a lent message.
+    public init(kind: MessageKind, payload: Range<Int>) {
+        self.kind = kind
+        self.payload = payload
+    }
+}

@@ -183,11 +183,37 @@ public struct WebSocketEngine {
             parseUnprocessedInput()
             return
         }
-        let used = parse(bytes)
+        let used = parse(bytes, lending: false).used
         if used < bytes.count {
             unprocessed = Array(UnsafeRawBufferPointer(rebasing: bytes[used...]))
             unprocessedOffset = 0
         }
+    }
+
+    /// Processes bytes read from the transport like ``receive(_:)-(UnsafeRawBufferPointer)``,
+    /// but lends a message instead of copying it where it can, one step at a time: parsing
+    /// stops at the first message that lies whole in `bytes` (one frame, not compressed), which
+    /// it unmasks in place, checks and returns as the place of its payload in `bytes`; or
+    /// after the first frame that makes an event, which then waits in ``nextEvent()``. The
+    /// caller uses the lent bytes before it changes them, or takes the events, then passes the
+    /// rest (from `used` on) in another call.
+    ///
+    /// While events from earlier input wait to be taken, or input waits to be parsed
+    /// (``hasUnprocessedInput``), this does what ``receive(_:)-(UnsafeRawBufferPointer)`` does,
+    /// so that nothing overtakes them: it lends nothing and uses all of `bytes`.
+    ///
+    /// This is how a server hands its application a view of its read buffer, with no copy and
+    /// no allocation per message (uWebSockets does the same).
+    ///
+    /// - Parameter bytes: input the engine may change (it unmasks the lent payload in place).
+    /// - Returns: how many bytes of `bytes` were used, and the lent message if parsing stopped
+    ///   at one.
+    public mutating func receive(lending bytes: UnsafeMutableRawBufferPointer) -> (used: Int, lent: LentMessage?) {
+        guard !hasEvents else {
+            receive(UnsafeRawBufferPointer(bytes))
+            return (bytes.count, nil)
+        }
+        return parse(UnsafeRawBufferPointer(bytes), lending: true)
     }
 
     /// The most events parsed and not yet taken; parsing waits beyond it.
@@ -203,30 +229,39 @@ public struct WebSocketEngine {
     /// memory reads no more from the transport while this is true.
     public var hasUnprocessedInput: Bool { unprocessedOffset < unprocessed.count }
 
-    /// Parses frames from `bytes` until they end, input ends (a Close or an error) or the
-    /// event backlog is full; returns how many bytes it used.
-    private mutating func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
+    /// Parses frames from `bytes` until they end, input ends (a Close or an error) or the event
+    /// backlog is full; when `lending`, also until a message is lent or an event made (see
+    /// ``receive(lending:)``). Returns how many bytes it used and the lent message.
+    private mutating func parse(_ bytes: UnsafeRawBufferPointer, lending: Bool) -> (used: Int, lent: LentMessage?) {
         var input = bytes
         while !input.isEmpty && !inputEnded && readyState != .closed {
             if !inFrame {
                 if events.count - eventIndex >= WebSocketEngine.maxEventBacklog { break }
-                guard let size = readHeader(input) else { return bytes.count }
+                guard let size = readHeader(input) else { return (bytes.count, nil) }
                 input = UnsafeRawBufferPointer(rebasing: input[size...])
-                guard beginFrame() else { return bytes.count }
-                if frameRemaining == 0 { endFrame(UnsafeRawBufferPointer(start: nil, count: 0)) }
-                continue
-            }
-            let n = Int(min(frameRemaining, UInt64(input.count)))
-            let piece = UnsafeRawBufferPointer(rebasing: input[0..<n])
-            input = UnsafeRawBufferPointer(rebasing: input[n...])
-            frameRemaining -= UInt64(n)
-            if frameRemaining == 0 {
-                endFrame(piece)
+                guard beginFrame() else { return (bytes.count, nil) }
+                if frameRemaining == 0, let kind = endFrame(UnsafeRawBufferPointer(start: nil, count: 0), mayLend: lending) {
+                    let at = bytes.count - input.count
+                    return (at, LentMessage(kind: kind, payload: at..<at))
+                }
             } else {
-                payloadPiece(piece)
+                let n = Int(min(frameRemaining, UInt64(input.count)))
+                let piece = UnsafeRawBufferPointer(rebasing: input[0..<n])
+                input = UnsafeRawBufferPointer(rebasing: input[n...])
+                frameRemaining -= UInt64(n)
+                if frameRemaining == 0 {
+                    if let kind = endFrame(piece, mayLend: lending) {
+                        let end = bytes.count - input.count
+                        return (end, LentMessage(kind: kind, payload: end - n..<end))
+                    }
+                } else {
+                    payloadPiece(piece)
+                }
             }
+            // Lending goes one event at a time, so that the caller can take it and lend again.
+            if lending && eventIndex < events.count && !inputEnded { break }
         }
-        return inputEnded || readyState == .closed ? bytes.count : bytes.count - input.count
+        return (inputEnded || readyState == .closed ? bytes.count : bytes.count - input.count, nil)
     }
 
     /// Parses what waits in `unprocessed`, as far as the backlog allows.
@@ -234,7 +269,7 @@ public struct WebSocketEngine {
         // A local reference keeps the bytes alive while parsing (which may end the input and
         // clear `unprocessed`) reads them.
         let input = unprocessed, start = unprocessedOffset
-        let used = input.withUnsafeBytes { parse(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        let used = input.withUnsafeBytes { parse(UnsafeRawBufferPointer(rebasing: $0[start...]), lending: false).used }
         guard !inputEnded else { return }
         unprocessedOffset += used
         if unprocessedOffset == unprocessed.count {
@@ -452,28 +487,41 @@ public struct WebSocketEngine {
     }
 
     /// Handles the last piece of a frame's payload (possibly empty) and closes the frame.
-    private mutating func endFrame(_ piece: UnsafeRawBufferPointer) {
+    /// Returns the message's kind if it lent the message: `mayLend`, `piece` writable (see
+    /// ``receive(lending:)``) and the message whole in it, with no event waiting before it.
+    private mutating func endFrame(_ piece: UnsafeRawBufferPointer, mayLend: Bool) -> MessageKind? {
         inFrame = false
         if frame.opcodeValue & 0x8 != 0 {
             appendControlPiece(piece)
             controlFrame()
-            return
+            return nil
         }
         // Fast path: an unfragmented, unencoded message whose whole payload is in this input.
         if frame.fin && frameOffset == 0 && !frameIsEncoded && !configuration.deliversFragments && messageLength == 0,
            let kind = messageKind {
+            if mayLend {  // receive(lending:) parses only while no event waits
+                let payload = UnsafeMutableRawBufferPointer(mutating: piece)
+                frame.maskingKey?.apply(to: payload)
+                guard kind == .binary || UTF8Validator.isValid(piece) else {
+                    fail(.invalidPayloadData, "A text message that is not valid UTF-8")
+                    return nil
+                }
+                messageKind = nil
+                return kind
+            }
             let data = unmaskedCopy(piece)
             if kind == .text {
                 guard data.withUnsafeBytes({ UTF8Validator.isValid($0) }) else {
                     fail(.invalidPayloadData, "A text message that is not valid UTF-8")
-                    return
+                    return nil
                 }
             }
             messageKind = nil
             events.append(.message(Message(kind: kind, data: data)))
-            return
+            return nil
         }
         dataPiece(piece, endOfFrame: true)
+        return nil
     }
 
     /// Adds a piece of a data frame to the message: unmasks, decodes, checks UTF-8 as it goes,
