@@ -121,6 +121,33 @@ public final class WebSocket: @unchecked Sendable {
         return bufferedAmount > connection.endpoint.settings.highWaterMark ? .backpressure : .queued
     }
 
+    /// Sends a message from bytes lent for the call: a view from ``onMessageView(_:)`` (to echo
+    /// or forward a message without ever making an array of it), or any `Span`.
+    ///
+    /// The bytes are copied once. On the connection's queue, inside a handler, a small message
+    /// is laid out straight in the loop's cork buffer with the other replies of the same read,
+    /// so nothing is allocated; otherwise the bytes are copied into a new array and sent as
+    /// ``send(_:compress:)-8r0a6`` sends. The answer is the same as that method's.
+    ///
+    /// - Parameters:
+    ///   - bytes: the payload; for `.text`, valid UTF-8 (a text message's view always is).
+    ///   - kind: text or binary.
+    ///   - compress: nil lets the negotiated extension decide; false sends this message
+    ///     uncompressed.
+    @discardableResult
+    public func send(_ bytes: Span<UInt8>, kind: MessageKind, compress: Bool? = nil) -> SendResult {
+        let connection = self.connection
+        guard connection.loop.isCurrent else {
+            return send(Message(kind: kind, data: bytes.withUnsafeBufferPointer { Array($0) }), compress: compress)
+        }
+        guard readyState == .open else { return .dropped }
+        let size = bytes.count
+        buffered.add(size, ordering: .relaxed)
+        let sent = bytes.withUnsafeBytes { connection.send($0, kind: kind, compress: compress, accounted: size) }
+        guard sent else { return .dropped }
+        return bufferedAmount > connection.endpoint.settings.highWaterMark ? .backpressure : .queued
+    }
+
     /// Sends a text message; see ``send(_:compress:)-8r0a6``.
     @discardableResult
     public func send(_ text: String, compress: Bool? = nil) -> SendResult { send(Message(kind: .text, data: Array(text.utf8)), compress: compress) }
@@ -228,6 +255,27 @@ public final class WebSocket: @unchecked Sendable {
 
     /// Calls `handler` with each whole message, on the connection's queue.
     public func onMessage(_ handler: @escaping @Sendable (WebSocket, Message) -> Void) { setHandler { $0.onMessage = handler } }
+    /// Calls `handler` with each whole message as a view of its bytes that lasts only for the
+    /// call (the compiler keeps it from escaping), before the ``onMessage(_:)`` handler if both
+    /// are set.
+    ///
+    /// A message that arrived whole in one read (one frame, not compressed: most small
+    /// messages) is shown where it lies in the loop's read buffer: nothing is copied and
+    /// nothing allocated to deliver it. Others are shown in the array they were put together
+    /// in. Echo or forward a view with ``send(_:kind:compress:)``; keep what you need by
+    /// copying it (`Array` of `view.withUnsafeBufferPointer`, or `String(copying:)`).
+    ///
+    /// ```swift
+    /// socket.onMessageView { socket, kind, bytes in
+    ///     socket.send(bytes, kind: kind)  // an echo that allocates nothing per message
+    /// }
+    /// ```
+    ///
+    /// When only this handler is set, no `Message` is made at all; ``onMessage(_:)``,
+    /// ``onText(_:)`` and ``messages`` each need one, and get it as before.
+    public func onMessageView(_ handler: @escaping @Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void) {
+        setHandler { $0.rare.onMessageView = handler }
+    }
     /// Calls `handler` with each text message, after the `onMessage` handler if both are set.
     public func onText(_ handler: @escaping @Sendable (WebSocket, String) -> Void) {
         setHandler { $0.onText = handler }
@@ -271,7 +319,23 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: - Delivery, on the connection's queue
 
+    /// Delivers a message lent for the call (see `WebSocketEngine.receive(lending:)`): as a view
+    /// to ``onMessageView(_:)``, and copied into a `Message` only if another handler wants one.
+    func deliver(_ kind: MessageKind, lent bytes: UnsafeRawBufferPointer) {
+        if let onMessageView = rareHandlers?.onMessageView {
+            bytes.withMemoryRebound(to: UInt8.self) { onMessageView(self, kind, $0.span) }
+        }
+        if onMessage != nil || onText != nil || messageBuffer != nil {
+            deliverOwned(Message(kind: kind, data: Array(bytes)))
+        }
+    }
+
     func deliver(_ message: Message) {
+        if let onMessageView = rareHandlers?.onMessageView { onMessageView(self, message.kind, message.data.span) }
+        deliverOwned(message)
+    }
+
+    private func deliverOwned(_ message: Message) {
         if let messageBuffer {
             if messageBuffer.push(message) { connection.pause(.consumer) }
         }
@@ -328,10 +392,11 @@ private final class UserInfoBox: Sendable {
     init(_ value: any Sendable) { self.value = value }
 }
 
-/// The handlers of a ``WebSocket`` that most connections never set, in a box of their own: five
-/// optional closures held inline would cost every connection ten words. Confined to the
+/// The handlers of a ``WebSocket`` that most connections never set, in a box of their own: six
+/// optional closures held inline would cost every connection twelve words. Confined to the
 /// connection's queue, like the rest of its handlers.
 private final class RareHandlers {
+    var onMessageView: (@Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void)?
     var onFragment: (@Sendable (WebSocket, MessageFragment) -> Void)?
     var onPing: (@Sendable (WebSocket, [UInt8]) -> Void)?
     var onPong: (@Sendable (WebSocket, [UInt8]) -> Void)?

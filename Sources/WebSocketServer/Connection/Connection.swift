@@ -151,7 +151,7 @@ final class Connection: @unchecked Sendable {
             case .moved(let n):
                 timers.inputArrived()
                 counters.bytesIn.add(n, ordering: .relaxed)
-                handleInput(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                handleInput(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]))
                 // TLS may hold input it has read from the socket but not yet returned, which
                 // epoll will not announce: go on while it does.
                 guard transport.hasBufferedInput, !isClosed, pauseReasons.isEmpty else { return }
@@ -176,22 +176,21 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    func handleInput(_ bytes: UnsafeRawBufferPointer) {
+    /// Acts on bytes read. They are the loop's, and may be changed: frames are unmasked in place.
+    func handleInput(_ bytes: UnsafeMutableRawBufferPointer) {
         switch phase {
         case .http:
-            parseHead(bytes)
+            parseHead(UnsafeRawBufferPointer(bytes))
         case .open:
-            setMessageAllowance()
-            engineCall { engine.receive(bytes) }
-            processEngineEvents()
+            receiveFrames(bytes)
         case .upgrading, .pipelined:
             // Reading is paused while the hook decides, or while a response waits to be
             // written; bytes read before the pause wait in the phase.
             break
         case .requesting:
-            parseResponse(bytes)
+            parseResponse(UnsafeRawBufferPointer(bytes))
         case .readingRefusal:
-            readRefusal(bytes)
+            readRefusal(UnsafeRawBufferPointer(bytes))
         case .finishing, .awaitingPeerFIN, .closed:
             break  // input after the close handshake, or after an HTTP response, is discarded
         }
@@ -249,17 +248,74 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - WebSocket
 
+    /// Feeds frames the loop read to the engine and delivers what they hold, then writes what
+    /// the handlers sent. A message that arrived whole in this read is lent, not copied: the
+    /// handlers see it where it lies in the loop's read buffer (see
+    /// `WebSocketEngine.receive(lending:)`); anything else arrives as the engine's events.
+    private func receiveFrames(_ bytes: UnsafeMutableRawBufferPointer) {
+        beginDelivery()
+        var rest = bytes
+        while !rest.isEmpty {
+            setMessageAllowance()
+            let (used, lent) = engineCall { engine.receive(lending: rest) }
+            if let lent {
+                counters.messagesIn.add(1, ordering: .relaxed)
+                socket?.deliver(lent.kind, lent: UnsafeRawBufferPointer(rebasing: rest[lent.payload]))
+                afterDelivery()
+            } else {
+                deliverEvents()
+            }
+            rest = UnsafeMutableRawBufferPointer(rebasing: rest[used...])
+            guard isOpen else { break }
+            if pauseReasons.contains(.backpressure), !rest.isEmpty {
+                // The rest waits in the engine (copied) until the queue drains.
+                engineCall { engine.receive(UnsafeRawBufferPointer(rest)) }
+                break
+            }
+        }
+        endDelivery()
+    }
+
     /// Hands the engine's events to the WebSocket object, in order, then writes what they
     /// called for. Taking an event applies it (the engine queues the Pong or Close then), so
     /// replies sent from a handler leave before a Close that arrived after that message.
     /// Under `.pauseReading`, delivery stops as soon as the write queue is over the mark; the
     /// rest waits in the engine until the queue drains (see resume(_:)).
     func processEngineEvents() {
-        // Sends made by the callbacks below are queued and written together afterwards: a read
-        // that brought many messages is answered with one write, not one per message.
+        beginDelivery()
+        deliverEvents()
+        endDelivery()
+    }
+
+    /// Sends made by the handlers during a delivery are held and written together at its end:
+    /// a read that brought many messages is answered with one write, not one per message. The
+    /// loop's cork buffer, if free, takes them (see CorkBuffer).
+    private func beginDelivery() {
         corked = true
-        let pausesReading = endpoint.settings.backpressure == .pauseReading
-        let mark = endpoint.settings.highWaterMark
+        _ = loop.cork.claim(for: id)
+    }
+
+    /// What follows each message or event delivered: the engine's frames (Pongs, the Close,
+    /// sends it encoded) join the write queue, and reading pauses if that is over the mark.
+    private func afterDelivery() {
+        moveEngineOutput(accounting: 0)
+        if endpoint.settings.backpressure == .pauseReading && writeQueue.cost > endpoint.settings.highWaterMark {
+            pause(.backpressure)
+        }
+    }
+
+    /// Ends a delivery: writes what it held back.
+    private func endDelivery() {
+        corked = false
+        accountUnfinishedMessage()
+        writeCork()
+        sendEngineOutput()
+        if upgraded && !writeQueue.isEmpty && !watchingWritable { flush() }
+    }
+
+    /// Takes the engine's events and delivers them until none is left, the connection is no
+    /// longer open or (under `.pauseReading`) the write queue is over the mark.
+    private func deliverEvents() {
         while isOpen, !pauseReasons.contains(.backpressure), let event = engineCall({ engine.nextEvent() }) {
             switch event {
             case .message(let message):
@@ -280,13 +336,8 @@ final class Connection: @unchecked Sendable {
                 publishReadyState()
                 socket?.deliverError(WebSocketError.protocolError(error))
             }
-            moveEngineOutput(accounting: 0)
-            if pausesReading && writeQueue.cost > mark { pause(.backpressure) }
+            afterDelivery()
         }
-        corked = false
-        accountUnfinishedMessage()
-        sendEngineOutput()
-        if upgraded && !writeQueue.isEmpty && !watchingWritable { flush() }
     }
 
     /// The one place the connection tells the WebSocket its state: the engine's, which only
@@ -338,6 +389,7 @@ final class Connection: @unchecked Sendable {
             if accounting > 0 { socket?.bufferedAmountChanged(by: -accounting) }
             return
         }
+        spillCork()
         engine.drainOutbound { frame in writeQueue.append(frame) }
         writeQueue.addAccounting(accounting)
     }
@@ -375,6 +427,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
+        if message.data.withUnsafeBytes({ corkFrame(message.kind, $0, compress: compress, accounted: accounted) }) { return true }
         do {
             try engineCall { () throws(WebSocketEngine.SendError) in try engine.send(message, compress: compress) }
         } catch {
@@ -384,6 +437,14 @@ final class Connection: @unchecked Sendable {
         counters.messagesOut.add(1, ordering: .relaxed)
         sendEngineOutput(accounting: accounted)
         return true
+    }
+
+    /// Sends a message from bytes the caller lends for the call (a view from
+    /// ``WebSocket/onMessageView(_:)``, say): copied once, into the cork buffer when it can
+    /// take them, into a new array otherwise. On the queue.
+    func send(_ payload: UnsafeRawBufferPointer, kind: MessageKind, compress: Bool?, accounted: Int) -> Bool {
+        if isOpen, upgraded, corkFrame(kind, payload, compress: compress, accounted: accounted) { return true }
+        return send(Message(kind: kind, data: Array(payload)), compress: compress, accounted: accounted)
     }
 
     /// Queues prebuilt frames (a broadcast). On the queue.
@@ -437,6 +498,61 @@ final class Connection: @unchecked Sendable {
     func terminate() {
         guard !isClosed else { return }
         closeSocket()
+    }
+
+    // MARK: - The cork buffer
+
+    /// Lays out a message's frame in the loop's cork buffer, if this connection owns it (it is
+    /// being delivered to), nothing queued must go first, and the frame needs nothing from the
+    /// engine: a server's, uncompressed, open. A full buffer is written out first. Returns
+    /// false if the frame has to go through the engine instead.
+    private func corkFrame(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, compress: Bool?, accounted: Int) -> Bool {
+        guard loop.cork.owner == id, writeQueue.isEmpty, !engine.hasOutbound, engine.readyState == .open,
+              engine.role == .server, compress == false || engine.extensionCodec == nil,
+              CorkBuffer.canHold(payload: payload.count) else { return false }
+        if !loop.cork.hasRoom(forPayload: payload.count) {
+            writeCork(keepingOwnership: true)
+            guard writeQueue.isEmpty else { return false }  // the socket took only part
+        }
+        loop.cork.appendFrame(kind, payload: payload, accounted: accounted)
+        counters.messagesOut.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Moves what this connection laid out in the cork buffer to the back of its write queue,
+    /// so that what is queued next goes after it.
+    private func spillCork() {
+        guard loop.cork.owner == id, loop.cork.count > 0 else { return }
+        writeQueue.append(.init(header: nil, payload: Array(loop.cork.bytes), accounted: loop.cork.accounted))
+        loop.cork.empty()
+    }
+
+    /// Writes what this connection laid out in the cork buffer, with one write straight from
+    /// it; what the socket does not take moves to the write queue. Frees the buffer unless
+    /// `keepingOwnership` (a delivery that goes on).
+    private func writeCork(keepingOwnership: Bool = false) {
+        guard loop.cork.owner == id else { return }
+        defer { if !keepingOwnership { loop.cork.release() } }
+        guard loop.cork.count > 0, !isClosed else { return }
+        let bytes = loop.cork.bytes, accounted = loop.cork.accounted
+        if writeQueue.isEmpty, !watchingWritable {
+            loop.iovecs[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+            if case .moved(let written) = transport.write(loop.iovecs, count: 1, scratch: loop.writeScratch) {
+                counters.bytesOut.add(written, ordering: .relaxed)
+                if written == bytes.count {
+                    loop.cork.empty()
+                    socket?.bufferedAmountChanged(by: -accounted)
+                    return
+                }
+                writeQueue.append(.init(header: nil, payload: Array(bytes[written...]), accounted: accounted))
+                loop.cork.empty()
+                flush()
+                return
+            }
+            // Would block or failed: the queue's writer deals with it (and watches, or closes).
+        }
+        spillCork()
+        flush()
     }
 
     // MARK: - Backpressure
@@ -723,6 +839,7 @@ final class Connection: @unchecked Sendable {
         watchingWritable = false
         readWaitsForWritable = false
         writeWaitsForReadable = false
+        spillCork()
         let released = writeQueue.removeAll()
         if released > 0 { socket?.bufferedAmountChanged(by: -released) }
         releaseUnfinishedMessage()

@@ -12,7 +12,8 @@ extension Connection {
             let keptAlive = initialBytes.withUnsafeBytes { carryOut(decide(head), remainder: $0) }
             if keptAlive { answerPipelinedRequests(initialBytes) }
         } else if !initialBytes.isEmpty {
-            initialBytes.withUnsafeBytes { handleInput($0) }
+            var bytes = initialBytes
+            bytes.withUnsafeMutableBytes { handleInput($0) }
         } else {
             // The request has usually arrived with the connection (TCP_DEFER_ACCEPT): read it
             // now rather than after another trip through epoll.

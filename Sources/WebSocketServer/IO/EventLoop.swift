@@ -26,6 +26,10 @@ final class EventLoop: @unchecked Sendable {
     let headerScratch: UnsafeMutableRawPointer
     /// Where a TLS transport puts queued bytes together for one record (16 KiB, a record's most).
     let writeScratch: UnsafeMutableRawBufferPointer
+    /// Where the connection being delivered to lays out its replies (see CorkBuffer). Used on
+    /// the loop's queue only, by code that never reaches it again while using it, so the
+    /// runtime's exclusivity checks (several per message) are skipped.
+    @exclusivity(unchecked) var cork = CorkBuffer()
     private let epollFD: Int32
     private let readyDescriptors: UnsafeMutablePointer<Int32>
     private let readyEvents: UnsafeMutablePointer<UInt32>
@@ -67,6 +71,7 @@ final class EventLoop: @unchecked Sendable {
         iovecs.deallocate()
         headerScratch.deallocate()
         writeScratch.deallocate()
+        cork.deallocate()
         readyDescriptors.deallocate()
         readyEvents.deallocate()
     }

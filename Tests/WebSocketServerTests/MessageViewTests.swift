@@ -1,0 +1,128 @@
+import Testing
+import WebSocketCore
+@testable import WebSocketServer
+
+extension WebSocketServerTests {
+    /// `onMessageView` and `send(_:kind:)`: messages lent from the read buffer, replies laid out
+    /// in the loop's cork buffer, and the order of everything around them.
+    @Suite struct MessageViewTests {
+        /// Echoes with views, and records each socket so a test can read its `bufferedAmount`.
+        static func viewEchoServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { _ in },
+                                   sockets: Recorder<WebSocket>) throws -> (WebSocketServer, Int) {
+            try startServer(configure) { server in
+                server.webSocket("*") { socket in
+                    sockets.append(socket)
+                    socket.onMessageView { socket, kind, bytes in socket.send(bytes, kind: kind) }
+                }
+            }
+        }
+
+        /// One write of messages of every kind and size (whole ones the engine lends, fragmented
+        /// ones it puts together, some larger than the cork buffer) with Pings between them: the
+        /// echoes come back whole and in order, the Pongs in their place, and once all is
+        /// written the socket's `bufferedAmount` is back to zero.
+        @Test func viewEchoKeepsEveryMessageWholeAndInOrder() throws {
+            let sockets = Recorder<WebSocket>()
+            let (server, port) = try MessageViewTests.viewEchoServer(sockets: sockets)
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            var rng = SystemRandomNumberGenerator()
+            var expected: [WebSocketEngine.Event] = []
+            for i in 0..<400 {
+                let size = i % 50 == 0 ? 40_000 : Int.random(in: 0...3000, using: &rng)
+                let message: Message = i % 2 == 0
+                    ? .text(String(repeating: "é", count: size / 2))
+                    : .binary((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i) })
+                try client.engine.send(message, fragmentSize: i % 7 == 0 ? 500 : nil)
+                expected.append(.message(message))
+                if i % 13 == 0 {
+                    try client.engine.ping([UInt8(i % 256)])
+                    expected.append(.pong([UInt8(i % 256)]))
+                }
+            }
+            let batch = client.engine.takeOutboundBytes()
+            #expect(batch.count > 4 * CorkBuffer.capacity)
+            try client.connection.write(batch)
+            var received: [WebSocketEngine.Event] = []
+            while received.count < expected.count, let event = client.next() { received.append(event) }
+            // Where they first differ, rather than megabytes of both.
+            #expect(received.count == expected.count)
+            #expect(received.indices.first { $0 < expected.count && received[$0] != expected[$0] } == nil)
+            #expect(eventually { sockets.all.first?.bufferedAmount == 0 })
+        }
+
+        /// With both handlers set, each message reaches the view first, then `onMessage`, with
+        /// the same bytes, whether it was lent or put together from fragments.
+        @Test func viewAndOwnedHandlersSeeTheSameMessagesInTurn() throws {
+            let seen = Recorder<String>()
+            let (server, port) = try startServer { server in
+                server.webSocket("/") { socket in
+                    socket.onMessageView { _, kind, bytes in
+                        seen.append("view \(kind) \(bytes.withUnsafeBufferPointer { Array($0) })")
+                    }
+                    socket.onMessage { _, message in seen.append("owned \(message.kind) \(message.data)") }
+                }
+            }
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            try client.send(.binary([1, 2, 3]))
+            try client.send(.text("abc"), fragmentSize: 1)
+            try client.send(.binary([]))
+            #expect(eventually { seen.all.count == 6 })
+            #expect(seen.all == ["view binary [1, 2, 3]", "owned binary [1, 2, 3]", "view text [97, 98, 99]", "owned text [97, 98, 99]",
+                                 "view binary []", "owned binary []"])
+        }
+
+        /// Replies that go through the cork buffer and replies the engine has to encode (here,
+        /// compressed) leave in the order they were sent, and a reply sent just before
+        /// `close()` leaves before the Close.
+        @Test func repliesKeepTheirOrderAcrossTheCorkAndTheEngine() throws {
+            let (server, port) = try startServer({ $0.extensions = [PerMessageDeflate()] }) { server in
+                server.webSocket("/") { socket in
+                    socket.onMessageView { socket, kind, bytes in
+                        let text = bytes.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+                        if text == "bye" {
+                            socket.send(bytes, kind: kind, compress: false)
+                            try? socket.close(code: .goingAway, reason: "done")
+                            return
+                        }
+                        socket.send(bytes, kind: kind, compress: false)
+                        socket.send(.text("compressed " + text), compress: true)
+                        socket.send(bytes, kind: kind, compress: false)
+                    }
+                }
+            }
+            defer { stop(server) }
+            let client = try TestClient(port: port, extensions: [PerMessageDeflate.clientOffer()])
+            var batch: [UInt8] = []
+            for i in 0..<50 {
+                try client.engine.send(.text("m\(i)"), compress: false)
+                batch += client.engine.takeOutboundBytes()
+            }
+            try client.engine.send(.text("bye"), compress: false)
+            try client.connection.write(batch + client.engine.takeOutboundBytes())
+            for i in 0..<50 {
+                #expect(client.nextMessage()?.text == "m\(i)")
+                #expect(client.nextMessage()?.text == "compressed m\(i)")
+                #expect(client.nextMessage()?.text == "m\(i)")
+            }
+            #expect(client.nextMessage()?.text == "bye")
+            #expect(client.next() == .close(CloseFrame(code: .goingAway, reason: "done")))
+        }
+
+        /// A view sent from another thread is copied before the call returns, and sent.
+        @Test func aViewSentFromAnotherThreadIsCopied() throws {
+            let sockets = Recorder<WebSocket>()
+            let (server, port) = try MessageViewTests.viewEchoServer(sockets: sockets)
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            try client.send("ready")
+            #expect(client.nextMessage()?.text == "ready")
+            let socket = try #require(sockets.all.first)
+            var bytes = Array("from elsewhere".utf8)
+            #expect(socket.send(bytes.span, kind: .text) == .queued)
+            bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // the caller's bytes change after the call
+            #expect(client.nextMessage()?.text == "from elsewhere")
+        }
+    }
+}
