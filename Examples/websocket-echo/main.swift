@@ -32,7 +32,7 @@ server.webSocket("*") { socket in
         socket.onMessage { socket, message in server.publish(message, to: "fanout", excluding: socket) }
     } else {
         if fansOut { socket.subscribe("fanout") }
-        socket.onMessage { socket, message in socket.send(message) }
+        socket.onMessageView { socket, kind, bytes in socket.send(bytes, kind: kind) }
     }
     if logsCloses {
         // For tests: one line per close, as the server saw it.
