@@ -136,21 +136,72 @@ private func hexBytes(_ text: String) -> [UInt8] {
         #expect(server.takeOutbound().map { $0.header.bytes[0] } == [0x81, 0xC1])
     }
 
-    @Test func streamsAreMadeLazilyAndReleasedWithoutContextTakeover() throws {
-        let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: true, clientNoContextTakeover: true, serverWindowBits: 15, clientWindowBits: 15, perFrame: false)
-        let codec = DeflateCodec(agreement: agreement, configuration: .init(releasesStreamsBetweenMessages: true), role: .server)
+    /// Without context takeover a codec borrows the pool's streams for a message and holds
+    /// none between messages; the pool hands the same streams to the next message (of any
+    /// connection) instead of making new ones. With context takeover the streams stay.
+    @Test func streamsAreBorrowedPerMessageWithoutContextTakeover() throws {
+        // Window bits no other test uses, so that this test alone touches these pool entries.
+        let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: true, clientNoContextTakeover: true, serverWindowBits: 11, clientWindowBits: 11, perFrame: false)
+        let deflateKind = ZlibStreamPool.Kind(compresses: true, windowBits: 11, level: 6, memoryLevel: 8)
+        let inflateKind = ZlibStreamPool.Kind(compresses: false, windowBits: 11)
+        let pool = ZlibStreamPool.shared
+        let codec = DeflateCodec(agreement: agreement, role: .server)
         #expect(codec.holdsStreams == (false, false))
         var server = WebSocketEngine(role: .server, extensionCodec: codec)
-        try server.send(String(repeating: "abc", count: 100))
+        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+        let text = String(repeating: "abc", count: 100)
+        try server.send(text)
         #expect(codec.holdsStreams == (false, false))
-        server.receive(clientFrame(0x1, hexBytes("f2 48 cd c9 c9 07 00"), rsv: 0x40))
-        #expect(server.takeEvents() == [.message(.text("Hello"))])
+        #expect(pool.idleCount(deflateKind) == 1)
+        client.receive(server.takeOutboundBytes())
+        #expect(client.takeEvents() == [.message(.text(text))])
+
+        // A message in two frames: the inflater is held from the first to the last.
+        try client.send(.text(text), compress: true, fragmentSize: 10)
+        let frames = client.takeOutboundBytes()
+        server.receive(Array(frames[..<12]))
+        #expect(server.takeEvents().isEmpty)
+        #expect(codec.holdsStreams == (false, true))
+        server.receive(Array(frames[12...]))
+        #expect(server.takeEvents() == [.message(.text(text))])
         #expect(codec.holdsStreams == (false, false))
-        // With context takeover the streams stay.
+        #expect(pool.idleCount(inflateKind) >= 1)
+
+        // Another connection's messages reuse the same streams: the pool does not grow.
+        let idle = (pool.idleCount(deflateKind), pool.idleCount(inflateKind))
+        var second = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+        try second.send(text)
+        try client.send(.text(text), compress: true)
+        second.receive(client.takeOutboundBytes())
+        #expect(second.takeEvents() == [.message(.text(text))])
+        #expect((pool.idleCount(deflateKind), pool.idleCount(inflateKind)) == idle)
+
         let keeping = DeflateCodec(agreement: contextTakeover, role: .server)
         var other = WebSocketEngine(role: .server, extensionCodec: keeping)
-        try other.send(String(repeating: "abc", count: 100))
+        try other.send(text)
         #expect(keeping.holdsStreams == (true, false))
+    }
+
+    /// A codec closed in the middle of a compressed message gives its borrowed stream back
+    /// reset: the next message that borrows it inflates correctly.
+    @Test func aStreamLeftMidMessageGoesBackReset() throws {
+        let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: true, clientNoContextTakeover: true, serverWindowBits: 10, clientWindowBits: 10, perFrame: false)
+        let inflateKind = ZlibStreamPool.Kind(compresses: false, windowBits: 10)
+        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+        var rng = SeededGenerator(seed: 5)
+        let text = randomText(400, using: &rng)  // compresses little: many frames of 50 bytes
+        try client.send(.text(text), compress: true, fragmentSize: 50)
+        let frames = client.takeOutboundBytes()
+        #expect(frames.count > 500)
+        do {
+            var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+            server.receive(Array(frames[..<(frames.count / 2)]))
+            #expect(server.takeEvents().isEmpty)
+        }  // the engine and its codec are gone here, mid-message
+        #expect(ZlibStreamPool.shared.idleCount(inflateKind) >= 1)
+        var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+        server.receive(frames)
+        #expect(server.takeEvents() == [.message(.text(text))])
     }
 }
 

@@ -1,7 +1,11 @@
 import CZlib
 
 /// Compresses and decompresses messages for one connection (RFC 7692 §7.2), or frames for
-/// the legacy deflate-frame. zlib streams are made on first use in each direction.
+/// the legacy deflate-frame.
+///
+/// A direction with context takeover keeps its own zlib stream, made on first use. A direction
+/// without it borrows a stream from a pool the process shares for each message and
+/// gives it back at the message's end, so it holds none between messages.
 public final class DeflateCodec: ExtensionCodec {
     /// `permessage-deflate` or `deflate-frame`.
     public let name: String
@@ -11,14 +15,17 @@ public final class DeflateCodec: ExtensionCodec {
     public let agreement: PerMessageDeflate.Agreement
     private let configuration: PerMessageDeflate.Configuration
     private let role: WebSocketEngine.Role
+    /// This connection's own streams, for directions with context takeover.
     private var deflater: UnsafeMutablePointer<z_stream>?
     private var inflater: UnsafeMutablePointer<z_stream>?
+    /// The pool's stream for the message being received, without context takeover.
+    private var borrowedInflater: ZlibStreamPool.Lease?
     private var inboundCompressed = false
     /// Set when a block with BFINAL ended the stream: the rest of the message is padding.
     private var streamEnded = false
-    /// zlib writes here, 16 KiB at a time, and the bytes are appended to the message.
+    /// zlib writes here, 16 KiB at a time, and the bytes are appended to the message (for the
+    /// connection's own streams; a borrowed stream comes with its own).
     private var scratch: UnsafeMutableRawBufferPointer?
-    private static let scratchSize = 16 << 10
     /// What was deflated and inflated since the last ``takeTally()``.
     private var tally = CodecTally()
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
@@ -34,26 +41,26 @@ public final class DeflateCodec: ExtensionCodec {
     deinit {
         if let deflater { deflateEnd(deflater); deflater.deallocate() }
         if let inflater { inflateEnd(inflater); inflater.deallocate() }
+        if let borrowedInflater { ZlibStreamPool.shared.give(borrowedInflater, as: inflateKind) }
         scratch?.deallocate()
     }
 
     private func scratchBuffer() -> UnsafeMutableRawBufferPointer {
         if let scratch { return scratch }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: DeflateCodec.scratchSize, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ZlibStreamPool.scratchSize, alignment: 16)
         scratch = buffer
         return buffer
     }
 
-    /// Frees the scratch buffer once neither stream is left.
-    private func releaseScratchIfIdle() {
-        if deflater == nil && inflater == nil, let buffer = scratch {
-            buffer.deallocate()
-            scratch = nil
-        }
-    }
-
     /// Whether a compressor or decompressor currently holds zlib memory (for tests and metrics).
-    var holdsStreams: (deflater: Bool, inflater: Bool) { (deflater != nil, inflater != nil) }
+    var holdsStreams: (deflater: Bool, inflater: Bool) { (deflater != nil, inflater != nil || borrowedInflater != nil) }
+
+    /// The pool's kind of stream for each direction. Inflating with a window of at least 9 bits
+    /// accepts the smaller ones (zlib cannot make an 8-bit raw inflater).
+    private var deflateKind: ZlibStreamPool.Kind {
+        .init(compresses: true, windowBits: Int32(sendWindowBits), level: configuration.compressionLevel, memoryLevel: configuration.memoryLevel)
+    }
+    private var inflateKind: ZlibStreamPool.Kind { .init(compresses: false, windowBits: Int32(max(receiveWindowBits, 9))) }
 
     private var sendNoContextTakeover: Bool { role == .server ? agreement.serverNoContextTakeover : agreement.clientNoContextTakeover }
     private var receiveNoContextTakeover: Bool { role == .server ? agreement.clientNoContextTakeover : agreement.serverNoContextTakeover }
@@ -78,58 +85,61 @@ public final class DeflateCodec: ExtensionCodec {
     /// Inflates a piece of a compressed message into `output`, stopping with 1009 as soon as
     /// the output would pass `limit`, so a small bomb costs no more memory than the limit.
     public func decode(_ piece: UnsafeRawBufferPointer, endOfFrame: Bool, endOfMessage: Bool, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
-        let stream = try inflateStream()
+        let lease = try inflateLease()
         let before = output.count
         defer {
             tally.decodedFrom += piece.count
             tally.decodedTo += output.count - before
         }
-        try inflate(stream, piece, into: &output, limit: limit)
+        try inflate(lease, piece, into: &output, limit: limit)
         let ends = agreement.perFrame ? endOfFrame : endOfMessage
         if ends {
             if streamEnded {
                 // Whatever followed the final block was checked to inflate to nothing; the
                 // next message starts a new stream.
-                inflateReset(stream)
+                inflateReset(lease.stream)
             } else {
                 let result = DeflateCodec.tail.withUnsafeBytes { raw in
-                    Result { () throws(ProtocolError) in try inflate(stream, raw, into: &output, limit: limit) }
+                    Result { () throws(ProtocolError) in try inflate(lease, raw, into: &output, limit: limit) }
                 }
                 try result.get()
             }
             streamEnded = false
-            if receiveNoContextTakeover {
-                if configuration.releasesStreamsBetweenMessages {
-                    inflateEnd(stream)
-                    stream.deallocate()
-                    inflater = nil
-                    releaseScratchIfIdle()
-                } else {
-                    inflateReset(stream)
-                }
+            if let borrowed = borrowedInflater {
+                ZlibStreamPool.shared.give(borrowed, as: inflateKind)
+                borrowedInflater = nil
             }
         }
     }
 
-    private func inflateStream() throws(ProtocolError) -> UnsafeMutablePointer<z_stream> {
-        if let inflater { return inflater }
+    /// The stream for the message being received: borrowed from the pool until the message
+    /// ends (no context takeover), or this connection's own.
+    private func inflateLease() throws(ProtocolError) -> ZlibStreamPool.Lease {
+        if let borrowedInflater { return borrowedInflater }
+        if receiveNoContextTakeover {
+            guard let lease = ZlibStreamPool.shared.take(inflateKind) else {
+                throw ProtocolError(.internalError, "zlib could not make a decompressor")
+            }
+            borrowedInflater = lease
+            return lease
+        }
+        if let inflater { return ZlibStreamPool.Lease(stream: inflater, scratch: scratchBuffer()) }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        // Raw deflate (negative window bits). Inflating with the largest window accepts every
-        // smaller one; use the agreed window to hold no more memory than needed.
-        guard czlib_inflateInit2(stream, -Int32(max(receiveWindowBits, 9))) == Z_OK else {
+        // Raw deflate (negative window bits), with the agreed window: no more memory than needed.
+        guard czlib_inflateInit2(stream, -inflateKind.windowBits) == Z_OK else {
             stream.deallocate()
             throw ProtocolError(.internalError, "zlib could not make a decompressor")
         }
         inflater = stream
-        return stream
+        return ZlibStreamPool.Lease(stream: stream, scratch: scratchBuffer())
     }
 
-    private func inflate(_ stream: UnsafeMutablePointer<z_stream>, _ input: UnsafeRawBufferPointer, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
+    private func inflate(_ lease: ZlibStreamPool.Lease, _ input: UnsafeRawBufferPointer, into output: inout [UInt8], limit: Int) throws(ProtocolError) {
         guard !input.isEmpty else { return }
+        let stream = lease.stream, scratch = lease.scratch
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(input.count)
-        let scratch = scratchBuffer()
         while true {
             stream.pointee.next_out = scratch.baseAddress!.assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_out = uInt(scratch.count)
@@ -176,10 +186,13 @@ public final class DeflateCodec: ExtensionCodec {
     /// Messages under the configured minimum size are left alone unless `force` is set.
     public func encode(_ payload: [UInt8], opcode: Opcode, force: Bool) -> (payload: [UInt8], reservedBits: ReservedBits)? {
         guard force || payload.count >= configuration.minimumSize else { return nil }
-        guard let stream = deflateStream() else { return nil }
+        // Without context takeover, a stream from the pool for this message (given back reset).
+        let borrowed = sendNoContextTakeover ? ZlibStreamPool.shared.take(deflateKind) : nil
+        defer { if let borrowed { ZlibStreamPool.shared.give(borrowed, as: deflateKind) } }
+        guard let stream = borrowed?.stream ?? deflateStream() else { return nil }
+        let scratch = borrowed?.scratch ?? scratchBuffer()
         var output: [UInt8] = []
         output.reserveCapacity(payload.count / 2 + 64)
-        let scratch = scratchBuffer()
         let ok: Bool = payload.withUnsafeBytes { input in
             stream.pointee.next_in = UnsafeMutablePointer(mutating: (input.baseAddress ?? UnsafeRawPointer(scratch.baseAddress!)).assumingMemoryBound(to: Bytef.self))
             stream.pointee.avail_in = uInt(input.count)
@@ -195,23 +208,25 @@ public final class DeflateCodec: ExtensionCodec {
         }
         let n = output.count
         guard ok, n >= 4, output[n - 4] == 0, output[n - 3] == 0, output[n - 2] == 0xFF, output[n - 1] == 0xFF else {
-            dropDeflater()
+            // A stream in an unknown state: a borrowed one is reset as it goes back; this
+            // connection's own is dropped, and the next message starts a new one (the peer
+            // has seen nothing of this one, which goes uncompressed).
+            if borrowed == nil { dropDeflater() }
             return nil
         }
         output.removeLast(4)
         tally.encodedFrom += payload.count
         tally.encodedTo += output.count
-        if sendNoContextTakeover {
-            if configuration.releasesStreamsBetweenMessages { dropDeflater() } else { deflateReset(stream) }
-        }
         return (output, .rsv1)
     }
 
+    /// This connection's own compressor (context takeover), made on first use.
     private func deflateStream() -> UnsafeMutablePointer<z_stream>? {
         if let deflater { return deflater }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        guard czlib_deflateInit2(stream, configuration.compressionLevel, -Int32(sendWindowBits), configuration.memoryLevel) == Z_OK else {
+        let kind = deflateKind
+        guard czlib_deflateInit2(stream, kind.level, -kind.windowBits, kind.memoryLevel) == Z_OK else {
             stream.deallocate()
             return nil
         }
@@ -224,6 +239,5 @@ public final class DeflateCodec: ExtensionCodec {
         deflateEnd(deflater)
         deflater.deallocate()
         self.deflater = nil
-        releaseScratchIfIdle()
     }
 }

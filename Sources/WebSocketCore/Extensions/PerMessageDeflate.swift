@@ -22,10 +22,14 @@ import CZlib
 public struct PerMessageDeflate: ExtensionNegotiator {
     /// What the server wants from compression.
     public struct Configuration: Sendable, Hashable {
-        /// Reset the server's compressor after every message (less memory kept, less compression).
+        /// Start the server's compressor afresh for every message. The codec then borrows a
+        /// compressor from a pool the process shares for each message instead of keeping one
+        /// per connection (about 256 KiB while in use, with 15-bit windows), at the price of
+        /// larger output on repetitive traffic. The server may ask for this whatever the client
+        /// offered.
         public var serverNoContextTakeover: Bool
-        /// Ask the client to reset its compressor after every message, so the server's
-        /// decompressor can too.
+        /// Tell the client to start its compressor afresh for every message (RFC 7692 lets the
+        /// server ask, and the client must comply), so the server's decompressor is shared too.
         public var clientNoContextTakeover: Bool
         /// The largest LZ77 window the server compresses with, 9-15 (memory: 2^(bits+2) bytes).
         public var serverMaxWindowBits: Int
@@ -39,9 +43,6 @@ public struct PerMessageDeflate: ExtensionNegotiator {
         /// Messages shorter than this go uncompressed (compressing them costs more than it saves),
         /// unless a send asks for compression.
         public var minimumSize: Int
-        /// Free the zlib streams between messages when there is no context takeover in that
-        /// direction (a connection then holds no compression memory while idle).
-        public var releasesStreamsBetweenMessages: Bool
         /// Also accept the legacy per-frame extension `deflate-frame` / `x-webkit-deflate-frame`
         /// (no longer sent by browsers). Off by default.
         public var acceptsDeflateFrame: Bool
@@ -51,7 +52,7 @@ public struct PerMessageDeflate: ExtensionNegotiator {
         public init(serverNoContextTakeover: Bool = false, clientNoContextTakeover: Bool = false,
                     serverMaxWindowBits: Int = 15, clientMaxWindowBits: Int = 15,
                     compressionLevel: Int32 = 6, memoryLevel: Int32 = 8, minimumSize: Int = 32,
-                    releasesStreamsBetweenMessages: Bool = false, acceptsDeflateFrame: Bool = false) {
+                    acceptsDeflateFrame: Bool = false) {
             self.serverNoContextTakeover = serverNoContextTakeover
             self.clientNoContextTakeover = clientNoContextTakeover
             self.serverMaxWindowBits = min(max(serverMaxWindowBits, 9), 15)
@@ -59,7 +60,6 @@ public struct PerMessageDeflate: ExtensionNegotiator {
             self.compressionLevel = min(max(compressionLevel, 0), 9)
             self.memoryLevel = min(max(memoryLevel, 1), 9)
             self.minimumSize = max(0, minimumSize)
-            self.releasesStreamsBetweenMessages = releasesStreamsBetweenMessages
             self.acceptsDeflateFrame = acceptsDeflateFrame
         }
     }
