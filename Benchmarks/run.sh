@@ -51,9 +51,13 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /pro
 # The test-only certificate the TLS tests use (localhost); the load generator does not check it.
 fixtures=Tests/WebSocketServerTests/TLSFixtures
 server_pid=
-start_server() {  # name, port, mode ("", "deflate", "tls" or "fanout")
+start_server() {  # name, port, mode ("", "deflate", "deflate-shared", "tls" or "fanout")
     local name=$1 port=$2 mode=$3 flag=
     [ "$mode" = deflate ] && flag=--compression
+    # No context takeover both ways: shared zlib streams. uWebSockets' --compression is that already.
+    if [ "$mode" = deflate-shared ]; then
+        case "$name" in ours|baseline) flag="--compression --no-context-takeover" ;; uws) flag=--compression ;; *) return 1 ;; esac
+    fi
     [ "$mode" = fanout ] && flag=--fanout
     [ "$mode" = tls ] && flag="--tls-cert $fixtures/server.pem --tls-key $fixtures/server-key.pem"
     case "$name" in
@@ -96,6 +100,7 @@ if [[ " $rows " == *" plain "* ]]; then
     run "echo 1x1MiB" "" echo -c 1 -s 1048576 -d 1 -t "$seconds"
     run "echo 100x16B, 16 in flight" "" echo -c 100 -s 16 -d 16 -t "$seconds"
     run "deflate 100x1KiB text" deflate echo -c 100 -s 1024 -d 1 -t "$seconds" --text --deflate
+    run "deflate 100x1KiB text, no context takeover" deflate-shared echo -c 100 -s 1024 -d 1 -t "$seconds" --text --deflate
     run "connect" "" connect -c 64 -t "$seconds"
     reps_saved=$reps; reps=1
     run "idle $idle" "" idle -c "$idle"

@@ -105,13 +105,19 @@ async def message_then_close_in_one_write():
 
 async def chat_broadcast():
     async with connect(f"ws://127.0.0.1:{CHAT}/ws") as a, connect(f"ws://127.0.0.1:{CHAT}/ws") as b:
-        await a.send("a" * 80)
-        for ws in (a, b):
-            while True:
-                message = await asyncio.wait_for(ws.recv(), 5)
-                if not message.startswith("»"):
-                    break
-            check(message == "a" * 50, "chat: message cut to 50 characters and broadcast")
+        # The chat agrees to compression without context takeover both ways (shared zlib streams).
+        extensions = a.response.headers.get("Sec-WebSocket-Extensions", "")
+        check("server_no_context_takeover" in extensions and "client_no_context_takeover" in extensions,
+              f"chat: compression without context takeover agreed ({extensions})")
+        # Several compressed messages, each inflated by a stream borrowed for it alone.
+        for letter in "abc":
+            await a.send(letter * 80)
+            for ws in (a, b):
+                while True:
+                    message = await asyncio.wait_for(ws.recv(), 5)
+                    if not message.startswith("»"):
+                        break
+                check(message == letter * 50, f"chat: message {letter!r} cut to 50 characters and broadcast")
 
 
 def tls_context(maximum=None, alpn=None):

@@ -66,6 +66,24 @@ enum DocumentationSnippets {
         _ = address
     }
 
+    static func views(server: WebSocketServer) {
+        // BEGIN views
+        server.webSocket("/fast-echo") { socket in
+            socket.onMessageView { socket, kind, bytes in
+                socket.send(bytes, kind: kind)  // from the read buffer to the write, no array in between
+            }
+        }
+        // END views
+        // BEGIN relay
+        server.webSocket("/relay") { socket in
+            socket.onMessageView { socket, kind, bytes in
+                guard bytes.count <= 4096 else { return }
+                socket.send(bytes, kind: kind)  // no array made for the message or the reply
+            }
+        }
+        // END relay
+    }
+
     static func hook(server: WebSocketServer) {
         // BEGIN hook
         server.webSocket("/chat", allowedOrigins: ["https://example.com"], upgrade: { context in
@@ -125,6 +143,9 @@ enum DocumentationSnippets {
             minimumSize: 64                   // smaller messages go out as they are
         ))]
         // END compression
+        // BEGIN sharedCompression
+        configuration.extensions = [PerMessageDeflate(.init(serverNoContextTakeover: true, clientNoContextTakeover: true))]
+        // END sharedCompression
         _ = configuration
     }
 
