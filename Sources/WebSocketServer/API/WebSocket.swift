@@ -52,12 +52,10 @@ public final class WebSocket: @unchecked Sendable {
 
     // Confined to the connection's queue.
     private var onMessage: (@Sendable (WebSocket, Message) -> Void)?
-    private var onText: (@Sendable (WebSocket, String) -> Void)?
+    private var onMessageView: (@Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void)?
     private var onClose: (@Sendable (WebSocket, CloseEvent) -> Void)?
     /// The handlers most connections never set, made when the first of them is.
     private var rareHandlers: RareHandlers?
-    private var drainWaiters: [CheckedContinuation<Bool, Never>] = []
-    private var closeWaiters: [CheckedContinuation<CloseEvent, Never>] = []
     private var aboveMark = false
     private(set) var closeEvent: CloseEvent?
     let messageBuffer: MessageSequenceBuffer?
@@ -181,7 +179,7 @@ public final class WebSocket: @unchecked Sendable {
                     continuation.resume(returning: false)
                 } else {
                     self.aboveMark = true
-                    self.drainWaiters.append(continuation)
+                    self.rare.drainWaiters.append(continuation)
                 }
             }
         }
@@ -245,7 +243,7 @@ public final class WebSocket: @unchecked Sendable {
                 if let event = self.closeEvent {
                     continuation.resume(returning: event)
                 } else {
-                    self.closeWaiters.append(continuation)
+                    self.rare.closeWaiters.append(continuation)
                 }
             }
         }
@@ -274,11 +272,11 @@ public final class WebSocket: @unchecked Sendable {
     /// When only this handler is set, no `Message` is made at all; ``onMessage(_:)``,
     /// ``onText(_:)`` and ``messages`` each need one, and get it as before.
     public func onMessageView(_ handler: @escaping @Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void) {
-        setHandler { $0.rare.onMessageView = handler }
+        setHandler { $0.onMessageView = handler }
     }
     /// Calls `handler` with each text message, after the `onMessage` handler if both are set.
     public func onText(_ handler: @escaping @Sendable (WebSocket, String) -> Void) {
-        setHandler { $0.onText = handler }
+        setHandler { $0.rare.onText = handler }
     }
     /// Calls `handler` with each piece of a message, when the engine delivers fragments
     /// (`engine.deliversFragments` in the server configuration).
@@ -322,16 +320,16 @@ public final class WebSocket: @unchecked Sendable {
     /// Delivers a message lent for the call (see `WebSocketEngine.receive(lending:)`): as a view
     /// to ``onMessageView(_:)``, and copied into a `Message` only if another handler wants one.
     func deliver(_ kind: MessageKind, lent bytes: UnsafeRawBufferPointer) {
-        if let onMessageView = rareHandlers?.onMessageView {
+        if let onMessageView {
             bytes.withMemoryRebound(to: UInt8.self) { onMessageView(self, kind, $0.span) }
         }
-        if onMessage != nil || onText != nil || messageBuffer != nil {
+        if onMessage != nil || rareHandlers?.onText != nil || messageBuffer != nil {
             deliverOwned(Message(kind: kind, data: Array(bytes)))
         }
     }
 
     func deliver(_ message: Message) {
-        if let onMessageView = rareHandlers?.onMessageView { onMessageView(self, message.kind, message.data.span) }
+        if let onMessageView { onMessageView(self, message.kind, message.data.span) }
         deliverOwned(message)
     }
 
@@ -340,7 +338,7 @@ public final class WebSocket: @unchecked Sendable {
             if messageBuffer.push(message) { connection.pause(.consumer) }
         }
         onMessage?(self, message)
-        if let onText, message.kind == .text, let text = message.text { onText(self, text) }
+        if let onText = rareHandlers?.onText, message.kind == .text, let text = message.text { onText(self, text) }
     }
 
     func deliver(_ fragment: MessageFragment) { rareHandlers?.onFragment?(self, fragment) }
@@ -352,14 +350,12 @@ public final class WebSocket: @unchecked Sendable {
         advanceState(to: .closed)
         closeEvent = event
         messageBuffer?.finish()
-        let waiters = drainWaiters
-        drainWaiters = []
-        for waiter in waiters { waiter.resume(returning: false) }
-        let closers = closeWaiters
-        closeWaiters = []
-        for waiter in closers { waiter.resume(returning: event) }
+        let rare = rareHandlers
+        rareHandlers = nil
+        for waiter in rare?.drainWaiters ?? [] { waiter.resume(returning: false) }
+        for waiter in rare?.closeWaiters ?? [] { waiter.resume(returning: event) }
         let handler = onClose
-        onMessage = nil; onText = nil; onClose = nil; rareHandlers = nil
+        onMessage = nil; onMessageView = nil; onClose = nil
         handler?(self, event)
     }
 
@@ -369,9 +365,9 @@ public final class WebSocket: @unchecked Sendable {
             aboveMark = true
             return
         }
-        if !drainWaiters.isEmpty {
-            let waiters = drainWaiters
-            drainWaiters = []
+        if let rare = rareHandlers, !rare.drainWaiters.isEmpty {
+            let waiters = rare.drainWaiters
+            rare.drainWaiters = []
             for waiter in waiters { waiter.resume(returning: true) }
         }
         if aboveMark {
@@ -392,11 +388,13 @@ private final class UserInfoBox: Sendable {
     init(_ value: any Sendable) { self.value = value }
 }
 
-/// The handlers of a ``WebSocket`` that most connections never set, in a box of their own: six
-/// optional closures held inline would cost every connection twelve words. Confined to the
-/// connection's queue, like the rest of its handlers.
+/// The handlers of a ``WebSocket`` that most connections never set, and the async callers
+/// waiting on it, in a box of their own: held inline they would cost every connection sixteen
+/// words. Confined to the connection's queue, like the rest of its handlers.
 private final class RareHandlers {
-    var onMessageView: (@Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void)?
+    var onText: (@Sendable (WebSocket, String) -> Void)?
+    var drainWaiters: [CheckedContinuation<Bool, Never>] = []
+    var closeWaiters: [CheckedContinuation<CloseEvent, Never>] = []
     var onFragment: (@Sendable (WebSocket, MessageFragment) -> Void)?
     var onPing: (@Sendable (WebSocket, [UInt8]) -> Void)?
     var onPong: (@Sendable (WebSocket, [UInt8]) -> Void)?

@@ -235,7 +235,7 @@ final class Connection: @unchecked Sendable {
         self.socket = socket
         phase = .open
         timers.opened(at: Monotonic.now, endpoint.settings.timers)
-        endpoint.opened(socket, path: socket.request.path)
+        endpoint.opened(socket)
         log(.debug, "WebSocket open", ["path": socket.request.path])
         flush()
         opened()
