@@ -80,16 +80,30 @@ public struct WebSocketEngine {
         case closeReasonTooLong
     }
 
-    /// Which end this is.
-    public let role: Role
+    // The stored properties are in this order to leave little padding: the one-byte ones fill
+    // the end of `configuration` (18 bytes), the rest are words. A server holds an engine per
+    // connection, for hours; declared in the order they were written, they took 224 bytes.
+
     /// Limits and behaviour.
     public let configuration: Configuration
-    /// The negotiated extension, if any (permessage-deflate).
-    public let extensionCodec: (any ExtensionCodec)?
-
+    /// Which end this is.
+    public let role: Role
     /// The state, with the browser's names: `.open` until a Close is sent, or until the
     /// peer's Close (or an error) is taken from ``nextEvent()``.
     public private(set) var readyState: ReadyState = .open
+    /// Set when the peer's Close or a protocol error has been parsed: no more input is read.
+    private var inputEnded = false
+    // The frame whose payload is arriving: whether there is one, and whether it is encoded.
+    private var inFrame = false
+    private var frameIsEncoded = false
+    // The data message being assembled: its kind (nil when none is open), whether its first
+    // piece is yet to be delivered (streaming), and its UTF-8 check so far.
+    private var messageKind: MessageKind?
+    private var messageIsFirstPiece = true
+    private var utf8 = UTF8Validator()
+
+    /// The negotiated extension, if any (permessage-deflate).
+    public let extensionCodec: (any ExtensionCodec)?
     /// The Close this end sent, if it has sent one.
     public private(set) var closeSent: CloseFrame? {
         get { ending?.closeSent }
@@ -105,8 +119,8 @@ public struct WebSocketEngine {
         get { ending?.failure }
         set { endingForWriting().failure = newValue }
     }
-    /// The three above, out of line: a server holds an engine per connection, for hours, and
-    /// they are set only when it ends (inline they took 72 of its bytes; see Ending).
+    /// The three above, out of line: they are set only when the connection ends (inline they
+    /// took 72 bytes of every engine; see Ending).
     private var ending: Ending?
     /// The most bytes the message being received may hold right now; nil for no limit but
     /// ``Configuration/maxMessageSize``. A message that would hold more, as its bytes arrive
@@ -114,23 +128,16 @@ public struct WebSocketEngine {
     /// big in itself, the memory is wanted elsewhere. A server sets it before each
     /// ``receive(_:)-([UInt8])`` from what its budget for all unfinished messages has left.
     public var partialMessageAllowance: Int?
-    /// Set when the peer's Close or a protocol error has been parsed: no more input is read.
-    private var inputEnded = false
 
-    // Input: a header cut by the end of the input waits here (at most 14 bytes).
-    private var headerStash: [UInt8] = []
-    // The frame whose payload is arriving.
+    // The frame whose payload is arriving: its header, what is left of it, and how far in.
     private var frame = FrameHeader(opcode: .continuation, payloadLength: 0)
-    private var inFrame = false
     private var frameRemaining: UInt64 = 0
     private var frameOffset = 0
-    private var frameIsEncoded = false
-    // The data message being assembled: its kind (nil when none is open) and bytes.
-    private var messageKind: MessageKind?
+    // The data message's bytes so far.
     private var messageBuffer: [UInt8] = []
     private var messageLength = 0
-    private var messageIsFirstPiece = true
-    private var utf8 = UTF8Validator()
+    // Input: a header cut by the end of the input waits here (at most 14 bytes).
+    private var headerStash: [UInt8] = []
     private var controlBuffer: [UInt8] = []
     private var scratch: [UInt8] = []
 

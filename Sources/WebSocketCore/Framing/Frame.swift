@@ -34,16 +34,18 @@ public struct ReservedBits: OptionSet, Sendable, Hashable {
 
 /// The fixed part of a frame (RFC 6455 §5.2): everything but the payload.
 public struct FrameHeader: Sendable, Hashable {
+    // Widest first, so that the header takes 16 bytes, not 24 (an engine holds one).
+
+    /// The payload length in bytes.
+    public var payloadLength: UInt64
+    /// The masking key, present on every client-to-server frame.
+    public var maskingKey: MaskingKey?
     /// Whether this is the last frame of its message.
     public var fin: Bool
     /// The reserved bits that are set.
     public var reservedBits: ReservedBits
     /// The opcode's raw 4-bit value; may be a reserved one when decoding.
     public var opcodeValue: UInt8
-    /// The masking key, present on every client-to-server frame.
-    public var maskingKey: MaskingKey?
-    /// The payload length in bytes.
-    public var payloadLength: UInt64
 
     /// Makes a header.
     public init(fin: Bool = true, reservedBits: ReservedBits = [], opcode: Opcode, maskingKey: MaskingKey? = nil, payloadLength: Int) {

@@ -313,8 +313,8 @@ public struct HTTPHeadParser: Sendable {
                                           valueStart: UInt32(a - start), valueEnd: UInt32(b - start)))
             lineStart = end + 2
         }
-        let bytes = spans.isEmpty ? [] : Array(UnsafeBufferPointer(rebasing: head[start..<headEnd]))
-        return HTTPHeaders(bytes: bytes, spans: spans)
+        guard !spans.isEmpty else { return HTTPHeaders() }
+        return HTTPHeaders(bytes: UnsafeBufferPointer(rebasing: head[start..<headEnd]), spans: spans)
     }
 
     /// Whether `byte` may appear in an HTTP token (RFC 9110 §5.6.2): letters, digits and

@@ -8,27 +8,59 @@
 /// made only for the fields the application asks for; bytes that are not UTF-8 (the obs-text a
 /// peer may send, 0x80-0xFF) read as U+FFFD there, while equality and hashing use the bytes.
 public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
-    /// The fields' bytes. Each span below points into it; bytes no span points at (the `: ` and
-    /// line ends of a parsed head, removed fields) are never read.
-    private var bytes: [UInt8]
-    /// Where each field's name and value are in `bytes`, in order.
-    private var spans: [Span]
+    /// The fields' bytes, then a table of where each field's name and value are in them (a
+    /// ``Span`` per field, in order): one allocation, not two, since a server keeps the request
+    /// head of every open WebSocket (a second array would cost each ~48 bytes more). Bytes no
+    /// span points at (the `: ` and line ends of a parsed head, removed fields) are never read.
+    private var storage: [UInt8]
+    /// The number of fields: of spans at the end of `storage`.
+    public private(set) var count: Int
 
-    /// The position of one field's name and value in `bytes`.
+    /// The position of one field's name and value in the field bytes.
     struct Span: Sendable, Hashable {
         var nameStart: UInt32
         var nameEnd: UInt32
         var valueStart: UInt32
         var valueEnd: UInt32
     }
+    private static let spanSize = MemoryLayout<Span>.size
+
+    /// Where the span table starts in `storage`: the end of the field bytes.
+    private var tableStart: Int { storage.count - count * HTTPHeaders.spanSize }
+
+    /// The span of the field at `index`.
+    private func span(_ index: Int) -> Span { withFields { $0.span(index) } }
+
+    /// The fields as they lie in `storage`, for reading in place.
+    private struct Fields {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let table: UnsafeRawBufferPointer
+
+        func span(_ index: Int) -> Span { table.loadUnaligned(fromByteOffset: index * HTTPHeaders.spanSize, as: Span.self) }
+        func name(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+            let span = span(index)
+            return UnsafeBufferPointer(rebasing: bytes[Int(span.nameStart)..<Int(span.nameEnd)])
+        }
+        func value(_ index: Int) -> UnsafeBufferPointer<UInt8> {
+            let span = span(index)
+            return UnsafeBufferPointer(rebasing: bytes[Int(span.valueStart)..<Int(span.valueEnd)])
+        }
+    }
+
+    /// Calls `body` with the fields, in one access to the storage.
+    private func withFields<R>(_ body: (Fields) -> R) -> R {
+        let start = tableStart
+        return storage.withUnsafeBufferPointer { all in
+            body(Fields(bytes: UnsafeBufferPointer(rebasing: all[..<start]), table: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(all)[start...])))
+        }
+    }
 
     /// Headers with the given fields, in order.
     public init(_ fields: [(name: String, value: String)] = []) {
-        bytes = []
-        spans = []
+        storage = []
+        count = 0
         if !fields.isEmpty {
-            spans.reserveCapacity(fields.count)
-            bytes.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count })
+            storage.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + HTTPHeaders.spanSize })
             for field in fields { add(name: field.name, value: field.value) }
         }
     }
@@ -40,16 +72,24 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Empty headers with room for `fields` fields of `bytes` bytes in all.
     init(reservingFields fields: Int, bytes byteCount: Int) {
-        bytes = []
-        bytes.reserveCapacity(byteCount)
-        spans = []
-        spans.reserveCapacity(fields)
+        storage = []
+        storage.reserveCapacity(byteCount + fields * HTTPHeaders.spanSize)
+        count = 0
     }
 
-    /// Headers over bytes already laid out, as the parser makes them.
-    init(bytes: [UInt8], spans: [Span]) {
-        self.bytes = bytes
-        self.spans = spans
+    /// Headers over field lines already parsed, as the parser makes them: `bytes` are copied,
+    /// with `spans` (positions in them), into one exactly sized allocation.
+    init(bytes: UnsafeBufferPointer<UInt8>, spans: [Span]) {
+        let tableSize = spans.count * HTTPHeaders.spanSize
+        storage = [UInt8](unsafeUninitializedCapacity: bytes.count + tableSize) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
+            spans.withUnsafeBytes { table in
+                if let base = table.baseAddress { (raw.baseAddress! + bytes.count).copyMemory(from: base, byteCount: tableSize) }
+            }
+            initialized = bytes.count + tableSize
+        }
+        count = spans.count
     }
 
     /// The fields as (name, value) pairs, names as the peer spelled them. Makes a string for
@@ -59,11 +99,18 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Appends a field, keeping any with the same name.
     public mutating func add(name: String, value: String) {
         var name = name, value = value
-        let nameStart = UInt32(bytes.count)
-        name.withUTF8 { bytes.append(contentsOf: $0) }
-        let nameEnd = UInt32(bytes.count)
-        value.withUTF8 { bytes.append(contentsOf: $0) }
-        spans.append(Span(nameStart: nameStart, nameEnd: nameEnd, valueStart: nameEnd, valueEnd: UInt32(bytes.count)))
+        name.withUTF8 { name in value.withUTF8 { value in append(name: name, value: value) } }
+    }
+
+    /// Appends a field: its bytes after the others', before the span table, and its span at the end.
+    private mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        let nameStart = tableStart
+        storage.insert(contentsOf: name, at: nameStart)
+        storage.insert(contentsOf: value, at: nameStart + name.count)
+        let nameEnd = UInt32(nameStart + name.count)
+        var span = Span(nameStart: UInt32(nameStart), nameEnd: nameEnd, valueStart: nameEnd, valueEnd: nameEnd + UInt32(value.count))
+        withUnsafeBytes(of: &span) { storage.append(contentsOf: $0) }
+        count += 1
     }
 
     /// Appends a field whose name and value are fixed text.
@@ -73,11 +120,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Appends a field whose value is given as bytes.
     mutating func add(name: StaticString, valueBytes: UnsafeBufferPointer<UInt8>) {
-        let nameStart = UInt32(bytes.count)
-        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        let nameEnd = UInt32(bytes.count)
-        bytes.append(contentsOf: valueBytes)
-        spans.append(Span(nameStart: nameStart, nameEnd: nameEnd, valueStart: nameEnd, valueEnd: UInt32(bytes.count)))
+        append(name: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount), value: valueBytes)
     }
 
     /// Replaces every field of this name with one field.
@@ -86,20 +129,26 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         add(name: name, value: value)
     }
 
-    /// Removes every field of this name.
+    /// Removes every field of this name (their bytes stay, unread, until the headers are
+    /// emptied).
     public mutating func remove(name: String) {
-        let kept = withNameMatcher(name) { matches in spans.indices.filter { !matches($0) }.map { spans[$0] } }
-        guard kept.count < spans.count else { return }
-        spans = kept
-        if spans.isEmpty { bytes.removeAll(keepingCapacity: true) }
+        let kept = withNameMatcher(name) { matches in (0..<count).filter { !matches($0) }.map(span) }
+        guard kept.count < count else { return }
+        storage.removeSubrange(tableStart...)
+        count = kept.count
+        if kept.isEmpty {
+            storage.removeAll(keepingCapacity: true)
+        } else {
+            kept.withUnsafeBytes { storage.append(contentsOf: $0) }
+        }
     }
-
-    /// The number of fields.
-    public var count: Int { spans.count }
 
     /// The bytes the fields take as `name: value` lines.
     var serializedCount: Int {
-        spans.reduce(0) { $0 + Int($1.nameEnd - $1.nameStart) + Int($1.valueEnd - $1.valueStart) + 4 }
+        (0..<count).reduce(0) { total, i in
+            let span = span(i)
+            return total + Int(span.nameEnd - span.nameStart) + Int(span.valueEnd - span.valueStart) + 4
+        }
     }
 
     /// The value of the first field with this name (case-insensitive), or nil.
@@ -149,24 +198,19 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Calls `body` with each field's name and value bytes, in order.
     func forEachField(_ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) -> Void) {
-        bytes.withUnsafeBufferPointer { all in
-            for span in spans {
-                body(UnsafeBufferPointer(rebasing: all[Int(span.nameStart)..<Int(span.nameEnd)]),
-                     UnsafeBufferPointer(rebasing: all[Int(span.valueStart)..<Int(span.valueEnd)]))
-            }
+        withFields { fields in
+            for i in 0..<count { body(fields.name(i), fields.value(i)) }
         }
     }
 
     /// Calls `body` with the value bytes of the field at `index`.
     func withValueBytes<R>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        let span = spans[index]
-        return bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[Int(span.valueStart)..<Int(span.valueEnd)])) }
+        withFields { body($0.value(index)) }
     }
 
     /// The name of the field at `index`.
     func name(at index: Int) -> String {
-        let span = spans[index]
-        return bytes.withUnsafeBufferPointer { String(decoding: $0[Int(span.nameStart)..<Int(span.nameEnd)], as: UTF8.self) }
+        withFields { String(decoding: $0.name(index), as: UTF8.self) }
     }
 
     /// The value of the field at `index`.
@@ -176,22 +220,20 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// The index of the first field with this name.
     private func firstIndex(of name: String) -> Int? {
-        withNameMatcher(name) { spans.indices.first(where: $0) }
+        withNameMatcher(name) { (0..<count).first(where: $0) }
     }
 
     /// The indices of every field with this name, in order.
     private func indices(of name: String) -> [Int] {
-        withNameMatcher(name) { spans.indices.filter($0) }
+        withNameMatcher(name) { (0..<count).filter($0) }
     }
 
     /// Calls `body` with a test of whether the field at an index is named `name` (ignoring case).
     private func withNameMatcher<R>(_ name: String, _ body: ((Int) -> Bool) -> R) -> R {
         var name = name
         return name.withUTF8 { wanted in
-            bytes.withUnsafeBufferPointer { all in
-                body { i in
-                    HTTPHeaders.bytesMatch(UnsafeBufferPointer(rebasing: all[Int(spans[i].nameStart)..<Int(spans[i].nameEnd)]), wanted)
-                }
+            withFields { fields in
+                body { HTTPHeaders.bytesMatch(fields.name($0), wanted) }
             }
         }
     }
@@ -232,7 +274,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
         /// The next field, or nil after the last.
         public mutating func next() -> (name: String, value: String)? {
-            guard index < headers.spans.count else { return nil }
+            guard index < headers.count else { return nil }
             defer { index += 1 }
             return (headers.name(at: index), headers.value(at: index))
         }
@@ -242,7 +284,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     public func makeIterator() -> Iterator { Iterator(headers: self) }
 
     /// The number of fields, for `Array(headers)` and the like.
-    public var underestimatedCount: Int { spans.count }
+    public var underestimatedCount: Int { count }
 
     /// ASCII case-insensitive comparison, as header names and tokens are compared.
     static func namesMatch(_ a: String, _ b: String) -> Bool {
@@ -271,20 +313,17 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// Two header sets are equal when they hold the same fields, spelled the same, in the same order.
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
-        guard lhs.spans.count == rhs.spans.count else { return false }
-        return lhs.bytes.withUnsafeBufferPointer { l in
-            rhs.bytes.withUnsafeBufferPointer { r in
-                zip(lhs.spans, rhs.spans).allSatisfy { x, y in
-                    l[Int(x.nameStart)..<Int(x.nameEnd)].elementsEqual(r[Int(y.nameStart)..<Int(y.nameEnd)])
-                        && l[Int(x.valueStart)..<Int(x.valueEnd)].elementsEqual(r[Int(y.valueStart)..<Int(y.valueEnd)])
-                }
+        guard lhs.count == rhs.count else { return false }
+        return lhs.withFields { l in
+            rhs.withFields { r in
+                (0..<lhs.count).allSatisfy { l.name($0).elementsEqual(r.name($0)) && l.value($0).elementsEqual(r.value($0)) }
             }
         }
     }
 
     /// Hashes the fields in order.
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(spans.count)
+        hasher.combine(count)
         forEachField { name, value in
             hasher.combine(bytes: UnsafeRawBufferPointer(name))
             hasher.combine(name.count)

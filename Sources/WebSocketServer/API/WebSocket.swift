@@ -56,8 +56,8 @@ public final class WebSocket: @unchecked Sendable {
     private var onClose: (@Sendable (WebSocket, CloseEvent) -> Void)?
     /// The handlers most connections never set, made when the first of them is.
     private var rareHandlers: RareHandlers?
-    private var aboveMark = false
     private(set) var closeEvent: CloseEvent?
+    private var aboveMark = false  // after closeEvent, in its padding
     let messageBuffer: MessageSequenceBuffer?
 
     init(connection: Connection, request: UpgradeRequest, parameters: [String: String], subprotocol: String?, extensions: [ExtensionOffer],

@@ -89,6 +89,12 @@ final class Connection: @unchecked Sendable {
     /// Set while events are being delivered: writes are queued and flushed once afterwards.
     private var corked = false
     private var pauseReasons: PauseReasons = []
+    // (Kept beside the other one-byte properties: between two words each would take eight.)
+    /// Whether `engine` is the connection's real engine.
+    private(set) var upgraded = false
+    /// Whether Pings are answered (the engine's own answering is off: the connection decides,
+    /// so that it can hold back Pongs while over the high-water mark).
+    private var answersPings = true
     /// Requests to HTTP routes answered on this connection (kept alive between them).
     var requestsAnswered: UInt32 = 0
     // `engine` and `writeQueue` are touched several times per message; the runtime's dynamic
@@ -101,11 +107,6 @@ final class Connection: @unchecked Sendable {
     /// The protocol engine. A placeholder until the upgrade installs the real one (`upgraded`):
     /// the property is not optional so that reading it never copies the engine out of the object.
     @exclusivity(unchecked) var engine = WebSocketEngine(role: .server)
-    /// Whether `engine` is the connection's real engine.
-    private(set) var upgraded = false
-    /// Whether Pings are answered (the engine's own answering is off: the connection decides,
-    /// so that it can hold back Pongs while over the high-water mark).
-    private var answersPings = true
     /// The payload of the latest Ping not answered because the queue was over the mark; its
     /// Pong goes out once the queue drains (RFC 6455 §5.5.3 lets an endpoint answer only the
     /// most recent Ping).
