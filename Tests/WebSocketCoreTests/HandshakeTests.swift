@@ -440,4 +440,24 @@ extension Substring {
         #expect(HTTPHeaders([("A", "1")]) != HTTPHeaders([("a", "1")]))
         #expect(HTTPHeaders([("A", "1")]) != HTTPHeaders([("A", "2")]))
     }
+
+    /// The span table is narrow (16-bit offsets) while the field bytes fit in 64 KiB, and
+    /// turns wide when a field takes them past it, parsed or built: nothing read changes.
+    @Test func headersPast64KiBKeepEveryField() throws {
+        let big = String(repeating: "v", count: 30_000)
+        var built = HTTPHeaders([("Host", "h")])
+        for i in 0..<4 { built.add(name: "X-\(i)", value: big + "\(i)") }  // 120 KB: wide from the third
+        #expect(built.count == 5)
+        #expect(built["host"] == "h")
+        #expect((0..<4).map { built["x-\($0)"] } == (0..<4).map { big + "\($0)" })
+        built.remove(name: "X-1")
+        built.add(name: "Last", value: "end")
+        #expect(built.fields.map(\.name) == ["Host", "X-0", "X-2", "X-3", "Last"])
+        #expect(built["X-3"] == big + "3" && built["last"] == "end")
+
+        let lines = (0..<4).map { "X-\($0): \(big)\($0)\r\n" }.joined()
+        let head = try #require(try parseRequest("GET / HTTP/1.1\r\nHost: h\r\n" + lines + "\r\n", limits: HTTPHeadLimits(maxHeadSize: 200_000)))
+        #expect(head.headers == HTTPHeaders([("Host", "h")] + (0..<4).map { ("X-\($0)", big + "\($0)") }))
+        #expect(head.headers["X-2"] == big + "2")
+    }
 }

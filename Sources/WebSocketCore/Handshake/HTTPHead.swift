@@ -4,17 +4,28 @@ public struct HTTPRequestHead: Sendable, Hashable {
     public var method: String
     /// The request target as sent, such as `/chat?room=1`.
     public var target: String
-    /// The HTTP version's major and minor numbers.
-    public var version: (major: Int, minor: Int)
     /// The header fields.
     public var headers: HTTPHeaders
+    /// The HTTP version's major and minor numbers, 0-255 each (RFC 9112 §2.3 allows one digit;
+    /// larger values are kept as 255).
+    public var version: (major: Int, minor: Int) {
+        get { (Int(versionMajor), Int(versionMinor)) }
+        set {
+            versionMajor = UInt8(clamping: newValue.major)
+            versionMinor = UInt8(clamping: newValue.minor)
+        }
+    }
+    // Two bytes, not two words: a server keeps the request head of every open WebSocket.
+    private var versionMajor: UInt8
+    private var versionMinor: UInt8
 
     /// Makes a request head.
     public init(method: String, target: String, version: (major: Int, minor: Int) = (1, 1), headers: HTTPHeaders) {
         self.method = method
         self.target = target
-        self.version = version
         self.headers = headers
+        versionMajor = UInt8(clamping: version.major)
+        versionMinor = UInt8(clamping: version.minor)
     }
 
     /// The path part of the target, before any `?`. For an absolute-form target

@@ -8,13 +8,19 @@
 /// made only for the fields the application asks for; bytes that are not UTF-8 (the obs-text a
 /// peer may send, 0x80-0xFF) read as U+FFFD there, while equality and hashing use the bytes.
 public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
-    /// The fields' bytes, then a table of where each field's name and value are in them (a
-    /// ``Span`` per field, in order): one allocation, not two, since a server keeps the request
-    /// head of every open WebSocket (a second array would cost each ~48 bytes more). Bytes no
-    /// span points at (the `: ` and line ends of a parsed head, removed fields) are never read.
+    /// The fields' bytes, then a table of where each field's name and value are in them (a span
+    /// per field, in order): one allocation, not two, since a server keeps the request head of
+    /// every open WebSocket (a second array would cost each ~48 bytes more). Bytes no span points
+    /// at (the `: ` and line ends of a parsed head, removed fields) are never read.
     private var storage: [UInt8]
     /// The number of fields: of spans at the end of `storage`.
-    public private(set) var count: Int
+    private var fieldCount: UInt32 = 0
+    /// Whether the table holds spans of four 16-bit offsets (while the field bytes fit in 64 KiB,
+    /// as a request head's do) rather than four 32-bit ones: half the table.
+    private var narrow = true
+
+    /// The number of fields.
+    public var count: Int { Int(fieldCount) }
 
     /// The position of one field's name and value in the field bytes.
     struct Span: Sendable, Hashable {
@@ -22,21 +28,54 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         var nameEnd: UInt32
         var valueStart: UInt32
         var valueEnd: UInt32
+
+        /// Whether every offset fits a narrow span.
+        var fitsNarrow: Bool { valueEnd <= UInt32(UInt16.max) && nameEnd <= UInt32(UInt16.max) }
     }
-    private static let spanSize = MemoryLayout<Span>.size
+    /// A span as the table holds it while it is narrow.
+    private struct NarrowSpan {
+        var nameStart, nameEnd, valueStart, valueEnd: UInt16
+    }
+    private static func spanSize(narrow: Bool) -> Int { narrow ? MemoryLayout<NarrowSpan>.size : MemoryLayout<Span>.size }
 
     /// Where the span table starts in `storage`: the end of the field bytes.
-    private var tableStart: Int { storage.count - count * HTTPHeaders.spanSize }
+    private var tableStart: Int { storage.count - count * HTTPHeaders.spanSize(narrow: narrow) }
 
     /// The span of the field at `index`.
     private func span(_ index: Int) -> Span { withFields { $0.span(index) } }
+
+    /// Appends `span` to the table at the end of `storage`, in the table's width.
+    private mutating func appendToTable(_ span: Span) {
+        if narrow {
+            var entry = NarrowSpan(nameStart: UInt16(span.nameStart), nameEnd: UInt16(span.nameEnd),
+                                   valueStart: UInt16(span.valueStart), valueEnd: UInt16(span.valueEnd))
+            withUnsafeBytes(of: &entry) { storage.append(contentsOf: $0) }
+        } else {
+            var entry = span
+            withUnsafeBytes(of: &entry) { storage.append(contentsOf: $0) }
+        }
+    }
+
+    /// Replaces the table with `spans`, in the width given.
+    private mutating func rewriteTable(_ spans: [Span], narrow: Bool) {
+        storage.removeSubrange(tableStart...)
+        self.narrow = narrow
+        for span in spans { appendToTable(span) }
+        fieldCount = UInt32(spans.count)
+    }
 
     /// The fields as they lie in `storage`, for reading in place.
     private struct Fields {
         let bytes: UnsafeBufferPointer<UInt8>
         let table: UnsafeRawBufferPointer
+        let narrow: Bool
 
-        func span(_ index: Int) -> Span { table.loadUnaligned(fromByteOffset: index * HTTPHeaders.spanSize, as: Span.self) }
+        func span(_ index: Int) -> Span {
+            guard narrow else { return table.loadUnaligned(fromByteOffset: index * MemoryLayout<Span>.size, as: Span.self) }
+            let entry = table.loadUnaligned(fromByteOffset: index * MemoryLayout<NarrowSpan>.size, as: NarrowSpan.self)
+            return Span(nameStart: UInt32(entry.nameStart), nameEnd: UInt32(entry.nameEnd),
+                        valueStart: UInt32(entry.valueStart), valueEnd: UInt32(entry.valueEnd))
+        }
         func name(_ index: Int) -> UnsafeBufferPointer<UInt8> {
             let span = span(index)
             return UnsafeBufferPointer(rebasing: bytes[Int(span.nameStart)..<Int(span.nameEnd)])
@@ -51,16 +90,16 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     private func withFields<R>(_ body: (Fields) -> R) -> R {
         let start = tableStart
         return storage.withUnsafeBufferPointer { all in
-            body(Fields(bytes: UnsafeBufferPointer(rebasing: all[..<start]), table: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(all)[start...])))
+            body(Fields(bytes: UnsafeBufferPointer(rebasing: all[..<start]),
+                        table: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(all)[start...]), narrow: narrow))
         }
     }
 
     /// Headers with the given fields, in order.
     public init(_ fields: [(name: String, value: String)] = []) {
         storage = []
-        count = 0
         if !fields.isEmpty {
-            storage.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + HTTPHeaders.spanSize })
+            storage.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + MemoryLayout<NarrowSpan>.size })
             for field in fields { add(name: field.name, value: field.value) }
         }
     }
@@ -73,23 +112,32 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Empty headers with room for `fields` fields of `bytes` bytes in all.
     init(reservingFields fields: Int, bytes byteCount: Int) {
         storage = []
-        storage.reserveCapacity(byteCount + fields * HTTPHeaders.spanSize)
-        count = 0
+        storage.reserveCapacity(byteCount + fields * MemoryLayout<NarrowSpan>.size)
     }
 
     /// Headers over field lines already parsed, as the parser makes them: `bytes` are copied,
     /// with `spans` (positions in them), into one exactly sized allocation.
     init(bytes: UnsafeBufferPointer<UInt8>, spans: [Span]) {
-        let tableSize = spans.count * HTTPHeaders.spanSize
+        let narrow = bytes.count <= Int(UInt16.max)
+        let tableSize = spans.count * HTTPHeaders.spanSize(narrow: narrow)
         storage = [UInt8](unsafeUninitializedCapacity: bytes.count + tableSize) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             if let base = bytes.baseAddress { raw.baseAddress!.copyMemory(from: base, byteCount: bytes.count) }
-            spans.withUnsafeBytes { table in
-                if let base = table.baseAddress { (raw.baseAddress! + bytes.count).copyMemory(from: base, byteCount: tableSize) }
+            var at = bytes.count
+            for span in spans {
+                if narrow {
+                    raw.storeBytes(of: NarrowSpan(nameStart: UInt16(span.nameStart), nameEnd: UInt16(span.nameEnd),
+                                                  valueStart: UInt16(span.valueStart), valueEnd: UInt16(span.valueEnd)),
+                                   toByteOffset: at, as: NarrowSpan.self)
+                } else {
+                    raw.storeBytes(of: span, toByteOffset: at, as: Span.self)
+                }
+                at += HTTPHeaders.spanSize(narrow: narrow)
             }
-            initialized = bytes.count + tableSize
+            initialized = at
         }
-        count = spans.count
+        self.narrow = narrow
+        fieldCount = UInt32(spans.count)
     }
 
     /// The fields as (name, value) pairs, names as the peer spelled them. Makes a string for
@@ -105,12 +153,15 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Appends a field: its bytes after the others', before the span table, and its span at the end.
     private mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         let nameStart = tableStart
+        let nameEnd = UInt32(nameStart + name.count)
+        let span = Span(nameStart: UInt32(nameStart), nameEnd: nameEnd, valueStart: nameEnd, valueEnd: nameEnd + UInt32(value.count))
+        if narrow && !span.fitsNarrow {
+            rewriteTable((0..<count).map(self.span), narrow: false)  // the field bytes pass 64 KiB
+        }
         storage.insert(contentsOf: name, at: nameStart)
         storage.insert(contentsOf: value, at: nameStart + name.count)
-        let nameEnd = UInt32(nameStart + name.count)
-        var span = Span(nameStart: UInt32(nameStart), nameEnd: nameEnd, valueStart: nameEnd, valueEnd: nameEnd + UInt32(value.count))
-        withUnsafeBytes(of: &span) { storage.append(contentsOf: $0) }
-        count += 1
+        appendToTable(span)
+        fieldCount += 1
     }
 
     /// Appends a field whose name and value are fixed text.
@@ -134,12 +185,12 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     public mutating func remove(name: String) {
         let kept = withNameMatcher(name) { matches in (0..<count).filter { !matches($0) }.map(span) }
         guard kept.count < count else { return }
-        storage.removeSubrange(tableStart...)
-        count = kept.count
         if kept.isEmpty {
             storage.removeAll(keepingCapacity: true)
+            fieldCount = 0
+            narrow = true
         } else {
-            kept.withUnsafeBytes { storage.append(contentsOf: $0) }
+            rewriteTable(kept, narrow: narrow)
         }
     }
 

@@ -6,7 +6,10 @@ public struct UpgradeRequest: Sendable, Hashable {
     /// The `Sec-WebSocket-Key` value.
     public var key: String { head.headers.value(at: keyIndex) }
     /// Which header field holds the key (the accept value is computed from its bytes).
-    let keyIndex: Int
+    var keyIndex: Int { Int(keyField) }
+    // Four bytes beside the head's last ones rather than a word of its own: a server keeps the
+    // request of every open WebSocket.
+    private let keyField: UInt32
     /// The subprotocols offered in `Sec-WebSocket-Protocol`, in order.
     public let subprotocols: [String]
     /// The extensions offered in `Sec-WebSocket-Extensions`, in order.
@@ -20,7 +23,7 @@ public struct UpgradeRequest: Sendable, Hashable {
 
     init(head: HTTPRequestHead, keyIndex: Int, subprotocols: [String], extensionOffers: [ExtensionOffer]) {
         self.head = head
-        self.keyIndex = keyIndex
+        keyField = UInt32(keyIndex)
         self.subprotocols = subprotocols
         self.extensionOffers = extensionOffers
     }

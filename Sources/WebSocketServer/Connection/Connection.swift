@@ -78,6 +78,14 @@ final class Connection: @unchecked Sendable {
         default: false
         }
     }
+    /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
+    /// A change may bring a deadline nearer, so the loop's tick is asked to look again. Input
+    /// asks too, though it only moves deadlines later: telling the changes apart is not worth
+    /// it, and a busy connection is then looked at every tick, as all were before.
+    var timers: ConnectionTimers { didSet { loop.checkSoon(fd) } }
+
+    // The one-byte properties follow the timers (41 bytes) and fill their last word: each
+    // between two words would take eight.
     /// Whether the epoll set watches this socket for writability (while writes wait).
     private var watchingWritable = false
     /// Whether reading waits for the socket to become writable (TLS has a handshake message
@@ -89,12 +97,12 @@ final class Connection: @unchecked Sendable {
     /// Set while events are being delivered: writes are queued and flushed once afterwards.
     private var corked = false
     private var pauseReasons: PauseReasons = []
-    // (Kept beside the other one-byte properties: between two words each would take eight.)
     /// Whether `engine` is the connection's real engine.
     private(set) var upgraded = false
     /// Whether Pings are answered (the engine's own answering is off: the connection decides,
     /// so that it can hold back Pongs while over the high-water mark).
     private var answersPings = true
+    private var closeReported = false
     /// Requests to HTTP routes answered on this connection (kept alive between them).
     var requestsAnswered: UInt32 = 0
     // `engine` and `writeQueue` are touched several times per message; the runtime's dynamic
@@ -117,12 +125,6 @@ final class Connection: @unchecked Sendable {
     private var topics: Set<String> = []
     private(set) var socket: WebSocket?
 
-    /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
-    /// A change may bring a deadline nearer, so the loop's tick is asked to look again. Input
-    /// asks too, though it only moves deadlines later: telling the changes apart is not worth
-    /// it, and a busy connection is then looked at every tick, as all were before.
-    var timers: ConnectionTimers { didSet { loop.checkSoon(fd) } }
-    private var closeReported = false
 
     init(transport: any Transport, on place: (loop: EventLoop, counters: LoopCounters), endpoint: Endpoint, remoteAddress: SocketAddress?) {
         id = Connection.lastID.wrappingAdd(1, ordering: .relaxed).newValue
@@ -239,6 +241,9 @@ final class Connection: @unchecked Sendable {
         endpoint.opened(socket)
         log(.debug, "WebSocket open", ["path": socket.request.path])
         flush()
+        // The ring that held the 101 goes now rather than at the tick: replies sent during a
+        // delivery go through the loop's cork buffer, so many connections never need it again.
+        writeQueue.releaseStorageIfEmpty()
         opened()
         if !remainder.isEmpty, isOpen {
             setMessageAllowance()
