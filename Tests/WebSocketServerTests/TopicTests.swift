@@ -88,6 +88,29 @@ extension WebSocketServerTests {
             for i in 0..<2000 { #expect(member.nextMessage()?.data == Array("\(i)".utf8)) }
         }
 
+        /// A member that does not read: publications go straight out while the socket takes
+        /// them, what it does not take waits in the member's queue, later ones queue behind it,
+        /// and once the member reads, every publication arrives whole and in order, and nothing
+        /// is left counted in `bufferedAmount`.
+        @Test func publicationsToASlowMemberStayWholeAndInOrder() throws {
+            let (server, port) = try topicServer { $0.highWaterMark = 64 << 20 }
+            defer { stop(server) }
+            let member = try TestClient(port: port, path: "/join/slow", receiveBuffer: 4096)
+            #expect(eventually { server.subscriberCount("slow") == 1 })
+            let publications = (0..<1500).map { i in (0..<8000).map { UInt8(truncatingIfNeeded: $0 &+ i) } }  // 12 MB: more than the socket buffers hold
+            for publication in publications {
+                #expect(server.publish(.binary(publication), to: "slow", overflow: .queue) == 1)
+                usleep(200)  // one publication per delivery turn, mostly
+            }
+            #expect(eventually { (server.connections().first?.bufferedAmount ?? 0) > 0 })  // the socket is full
+            for (i, publication) in publications.enumerated() {
+                let received = member.nextMessage()?.data
+                #expect(received == publication, "publication \(i)")
+                if received != publication { break }
+            }
+            #expect(eventually { server.connections().first?.bufferedAmount == 0 })
+        }
+
         @Test func compressedMembersGetTheirOwnFrames() throws {
             let (server, port) = try topicServer { $0.extensions = [PerMessageDeflate()] }
             defer { stop(server) }

@@ -453,6 +453,17 @@ final class Connection: @unchecked Sendable {
         return send(Message(kind: kind, data: Array(payload)), compress: compress, accounted: accounted)
     }
 
+    /// Sends an uncompressed message outside any delivery (a topic's publication) straight
+    /// through the loop's cork buffer: one `send`, and nothing queued unless the socket does not
+    /// take it all. False, with nothing sent, if it cannot go that way (a delivery holds the
+    /// buffer, frames wait before it, it is too large): the caller sends it as usual. On the queue.
+    func sendDirectly(_ message: Message, accounted: Int) -> Bool {
+        guard !corked, isOpen, upgraded, loop.cork.claim(for: id) else { return false }
+        let laidOut = message.data.withUnsafeBytes { corkFrame(message.kind, $0, compress: false, accounted: accounted) }
+        writeCork()
+        return laidOut
+    }
+
     /// Queues prebuilt frames (a broadcast). On the queue.
     func send(prebuilt frames: [OutboundFrame], accounted: Int) -> Bool {
         guard isOpen, upgraded, (try? engine.send(prebuilt: frames)) != nil else {

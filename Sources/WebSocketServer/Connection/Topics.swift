@@ -130,11 +130,15 @@ final class LoopTopics: @unchecked Sendable {
                     case .queue: break
                     }
                 }
-                if connection.cork() { corked.append(connection) }
                 if socket.extensions.isEmpty {
                     socket.bufferedAmountChanged(by: size)
+                    // One publication: straight out through the loop's cork buffer (nothing to
+                    // gather, so no write queue, ring or iovecs per member).
+                    if batch.count == 1, connection.sendDirectly(publication.message, accounted: size) { continue }
+                    if connection.cork() { corked.append(connection) }
                     _ = connection.send(prebuilt: [publication.frame], accounted: size)
                 } else {
+                    if connection.cork() { corked.append(connection) }
                     // A compressed connection's frame depends on its own compression context.
                     socket.bufferedAmountChanged(by: size)
                     _ = connection.send(publication.message, compress: nil, accounted: size)
