@@ -9,9 +9,11 @@ import Glibc
 ///
 /// It reads the request head and carries out what ``RequestDecision`` decides for it (a
 /// response, a refusal, or the upgrade after the route's hook), then drives a
-/// ``WebSocketEngine``: reads feed the engine, the engine's events go to the ``WebSocket``
-/// object, the engine's frames wait in the ``WriteQueue`` and are written together (by the
-/// transport: small batches copied into one `send`, larger ones as iovecs of `sendmsg`). Its timeouts are a
+/// ``WebSocketEngine``: reads feed the engine, which lends the ``WebSocket`` object each
+/// message that arrived whole and hands it the rest as events; the replies of one read are laid
+/// out in the loop's ``CorkBuffer`` and leave in one `send`, and what cannot go that way (or
+/// what the socket did not take) waits in the ``WriteQueue``, written by the transport (small
+/// batches copied into one `send`, larger ones as iovecs of `sendmsg`). Its timeouts are a
 /// ``ConnectionTimers`` policy. All socket I/O goes through its ``Transport``.
 ///
 /// `@unchecked Sendable`: all mutable state is confined to `loop.queue`; other threads reach it
@@ -78,6 +80,7 @@ final class Connection: @unchecked Sendable {
         default: false
         }
     }
+
     /// The handshake, keepalive, lifetime and close timeouts (the loop's tick asks what is due).
     /// A change may bring a deadline nearer, so the loop's tick is asked to look again. Input
     /// asks too, though it only moves deadlines later: telling the changes apart is not worth
@@ -102,6 +105,7 @@ final class Connection: @unchecked Sendable {
     /// Whether Pings are answered (the engine's own answering is off: the connection decides,
     /// so that it can hold back Pongs while over the high-water mark).
     private var answersPings = true
+    /// Whether the application has been told of the close (it is told once).
     private var closeReported = false
     /// Requests to HTTP routes answered on this connection (kept alive between them).
     var requestsAnswered: UInt32 = 0
