@@ -203,6 +203,9 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
                 flushOutput()
                 subscriber?.end("shut down")
                 commands?.end("shut down")
+                // The node reaches the server, which holds this backplane: let it go, or the
+                // two would keep each other (and the server's loops) alive after the shutdown.
+                node = nil
                 continuation.resume()
             }
         }

@@ -6,12 +6,10 @@ extension WebSocketServerTests {
     /// `onMessageView` and `send(_:kind:)`: messages lent from the read buffer, replies laid out
     /// in the loop's cork buffer, and the order of everything around them.
     @Suite struct MessageViewTests {
-        /// Echoes with views, and records each socket so a test can read its `bufferedAmount`.
-        static func viewEchoServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { _ in },
-                                   sockets: Recorder<WebSocket>) throws -> (WebSocketServer, Int) {
-            try startServer(configure) { server in
+        /// Echoes with views.
+        static func viewEchoServer() throws -> (WebSocketServer, Int) {
+            try startServer { server in
                 server.webSocket("*") { socket in
-                    sockets.append(socket)
                     socket.onMessageView { socket, kind, bytes in socket.send(bytes, kind: kind) }
                 }
             }
@@ -22,8 +20,7 @@ extension WebSocketServerTests {
         /// echoes come back whole and in order, the Pongs in their place, and once all is
         /// written the socket's `bufferedAmount` is back to zero.
         @Test func viewEchoKeepsEveryMessageWholeAndInOrder() throws {
-            let sockets = Recorder<WebSocket>()
-            let (server, port) = try MessageViewTests.viewEchoServer(sockets: sockets)
+            let (server, port) = try MessageViewTests.viewEchoServer()
             defer { stop(server) }
             let client = try TestClient(port: port)
             var rng = SystemRandomNumberGenerator()
@@ -48,7 +45,7 @@ extension WebSocketServerTests {
             // Where they first differ, rather than megabytes of both.
             #expect(received.count == expected.count)
             #expect(received.indices.first { $0 < expected.count && received[$0] != expected[$0] } == nil)
-            #expect(eventually { sockets.all.first?.bufferedAmount == 0 })
+            #expect(eventually { server.connections().first?.bufferedAmount == 0 })
         }
 
         /// With both handlers set, each message reaches the view first, then `onMessage`, with
@@ -112,13 +109,12 @@ extension WebSocketServerTests {
 
         /// A view sent from another thread is copied before the call returns, and sent.
         @Test func aViewSentFromAnotherThreadIsCopied() throws {
-            let sockets = Recorder<WebSocket>()
-            let (server, port) = try MessageViewTests.viewEchoServer(sockets: sockets)
+            let (server, port) = try MessageViewTests.viewEchoServer()
             defer { stop(server) }
             let client = try TestClient(port: port)
             try client.send("ready")
             #expect(client.nextMessage()?.text == "ready")
-            let socket = try #require(sockets.all.first)
+            let socket = try #require(server.connections().first)
             var bytes = Array("from elsewhere".utf8)
             #expect(socket.send(bytes.span, kind: .text) == .queued)
             bytes.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }  // the caller's bytes change after the call

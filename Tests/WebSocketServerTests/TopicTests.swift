@@ -17,13 +17,21 @@ final class RecordingBackplane: Backplane {
     func unsubscribe(_ topic: String) { state.withLock { $0.calls.append("unsubscribe \(topic)") } }
     func publish(_ message: Message, to topic: String) { state.withLock { $0.calls.append("publish \(topic) \(message.text ?? "")") } }
     var status: BackplaneStatus { BackplaneStatus(isConnected: true) }
-    func shutdown() async { state.withLock { $0.calls.append("shutdown") } }
+    /// Records the call and lets the node go (it holds the server, which holds this backplane).
+    func shutdown() async {
+        state.withLock {
+            $0.calls.append("shutdown")
+            $0.node = nil
+        }
+    }
 }
 
 /// A server whose sockets join the topics named in their path (`/join/a,b`) and whose text
 /// messages `publish TOPIC TEXT` publish, excluding the sender.
 func topicServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { _ in }) throws -> (WebSocketServer, Int) {
-    let box = Locked<WebSocketServer?>(nil)
+    // The routes reach the server weakly: a strong reference from its own routes would keep it,
+    // and its loops, alive after the test (AddressSanitizer's leak check reported it).
+    let box = Locked<WeakServer>(WeakServer())
     let (server, port) = try startServer(configure) { server in
         server.webSocket("*") { socket in
             let path = socket.request.path
@@ -33,7 +41,7 @@ func topicServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { 
             socket.onText { socket, text in
                 let parts = text.split(separator: " ", maxSplits: 2).map(String.init)
                 if parts.count == 3, parts[0] == "publish" {
-                    let reached = box.withLock { $0 }?.publish(.text(parts[2]), to: parts[1], excluding: socket) ?? -1
+                    let reached = box.withLock { $0.server }?.publish(.text(parts[2]), to: parts[1], excluding: socket) ?? -1
                     socket.send("reached \(reached)")
                 } else if parts.count == 2, parts[0] == "leave" {
                     socket.unsubscribe(parts[1])
@@ -42,8 +50,13 @@ func topicServer(_ configure: (inout WebSocketServer.Configuration) -> Void = { 
             }
         }
     }
-    box.withLock { $0 = server }
+    box.withLock { $0.server = server }
     return (server, port)
+}
+
+/// A server held weakly.
+struct WeakServer {
+    weak var server: WebSocketServer?
 }
 
 extension WebSocketServerTests {
