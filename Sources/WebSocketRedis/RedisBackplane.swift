@@ -203,8 +203,11 @@ public final class RedisBackplane: Backplane, @unchecked Sendable {
                 flushOutput()
                 subscriber?.end("shut down")
                 commands?.end("shut down")
-                // The node reaches the server, which holds this backplane: let it go, or the
-                // two would keep each other (and the server's loops) alive after the shutdown.
+                // Let go of what refers back to this backplane (the connections' handlers hold
+                // it; the node reaches the server, which holds it too), or they would keep one
+                // another, and the server's loops, alive after the shutdown.
+                subscriber = nil
+                commands = nil
                 node = nil
                 continuation.resume()
             }
