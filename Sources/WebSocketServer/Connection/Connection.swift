@@ -264,6 +264,9 @@ final class Connection: @unchecked Sendable {
     /// `WebSocketEngine.receive(lending:)`); anything else arrives as the engine's events.
     private func receiveFrames(_ bytes: UnsafeMutableRawBufferPointer) {
         beginDelivery()
+        // Taken once per read, not once per message (a retain each); the loop stops when the
+        // connection closes, which is when `socket` would go.
+        let socket = self.socket
         var rest = bytes
         while !rest.isEmpty {
             setMessageAllowance()

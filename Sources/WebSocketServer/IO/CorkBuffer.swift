@@ -53,9 +53,19 @@ struct CorkBuffer {
     /// Lays out an unmasked, unencoded server frame of one whole message. The caller checked
     /// ``hasRoom(forPayload:)``.
     mutating func appendFrame(_ kind: MessageKind, payload: UnsafeRawBufferPointer, accounted: Int) {
-        let header = FrameHeader(opcode: kind.opcode, payloadLength: payload.count).encoded
-        header.withUnsafeBytes { (storage.baseAddress! + count).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        count += header.count
+        // The header written in place (RFC 6455 §5.2): FIN and the opcode, then the length in
+        // 7 bits, or 126 and 16 bits (the buffer holds no frame that needs 64). No mask: a
+        // server's frame. (Through FrameHeader.encoded this took 1.5 % of a pipelined echo.)
+        let base = storage.baseAddress! + count
+        base.storeBytes(of: 0x80 | kind.opcode.rawValue, as: UInt8.self)
+        if payload.count < 126 {
+            base.storeBytes(of: UInt8(payload.count), toByteOffset: 1, as: UInt8.self)
+            count += 2
+        } else {
+            base.storeBytes(of: 126, toByteOffset: 1, as: UInt8.self)
+            base.storeBytes(of: UInt16(payload.count).bigEndian, toByteOffset: 2, as: UInt16.self)
+            count += 4
+        }
         if let source = payload.baseAddress {
             (storage.baseAddress! + count).copyMemory(from: source, byteCount: payload.count)
             count += payload.count
