@@ -140,15 +140,14 @@ private func hexBytes(_ text: String) -> [UInt8] {
     /// none between messages; the pool hands the same streams to the next message (of any
     /// connection) instead of making new ones. With context takeover the streams stay.
     @Test func streamsAreBorrowedPerMessageWithoutContextTakeover() throws {
-        // Window bits no other test uses, so that this test alone touches these pool entries.
         let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: true, clientNoContextTakeover: true, serverWindowBits: 11, clientWindowBits: 11, perFrame: false)
         let deflateKind = ZlibStreamPool.Kind(compresses: true, windowBits: 11, level: 6, memoryLevel: 8)
         let inflateKind = ZlibStreamPool.Kind(compresses: false, windowBits: 11)
-        let pool = ZlibStreamPool.shared
-        let codec = DeflateCodec(agreement: agreement, role: .server)
+        let pool = ZlibStreamPool()  // this test's own: the shared one serves tests running beside it
+        let codec = DeflateCodec(agreement: agreement, role: .server, pool: pool)
         #expect(codec.holdsStreams == (false, false))
         var server = WebSocketEngine(role: .server, extensionCodec: codec)
-        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client, pool: ZlibStreamPool()))
         let text = String(repeating: "abc", count: 100)
         try server.send(text)
         #expect(codec.holdsStreams == (false, false))
@@ -165,11 +164,11 @@ private func hexBytes(_ text: String) -> [UInt8] {
         server.receive(Array(frames[12...]))
         #expect(server.takeEvents() == [.message(.text(text))])
         #expect(codec.holdsStreams == (false, false))
-        #expect(pool.idleCount(inflateKind) >= 1)
+        #expect(pool.idleCount(inflateKind) == 1)
 
         // Another connection's messages reuse the same streams: the pool does not grow.
         let idle = (pool.idleCount(deflateKind), pool.idleCount(inflateKind))
-        var second = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+        var second = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server, pool: pool))
         try second.send(text)
         try client.send(.text(text), compress: true)
         second.receive(client.takeOutboundBytes())
@@ -187,19 +186,20 @@ private func hexBytes(_ text: String) -> [UInt8] {
     @Test func aStreamLeftMidMessageGoesBackReset() throws {
         let agreement = PerMessageDeflate.Agreement(serverNoContextTakeover: true, clientNoContextTakeover: true, serverWindowBits: 10, clientWindowBits: 10, perFrame: false)
         let inflateKind = ZlibStreamPool.Kind(compresses: false, windowBits: 10)
-        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client))
+        let pool = ZlibStreamPool()
+        var client = WebSocketEngine(role: .client, extensionCodec: DeflateCodec(agreement: agreement, role: .client, pool: ZlibStreamPool()))
         var rng = SeededGenerator(seed: 5)
         let text = randomText(400, using: &rng)  // compresses little: many frames of 50 bytes
         try client.send(.text(text), compress: true, fragmentSize: 50)
         let frames = client.takeOutboundBytes()
         #expect(frames.count > 500)
         do {
-            var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+            var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server, pool: pool))
             server.receive(Array(frames[..<(frames.count / 2)]))
             #expect(server.takeEvents().isEmpty)
         }  // the engine and its codec are gone here, mid-message
-        #expect(ZlibStreamPool.shared.idleCount(inflateKind) >= 1)
-        var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server))
+        #expect(pool.idleCount(inflateKind) == 1)
+        var server = WebSocketEngine(role: .server, extensionCodec: DeflateCodec(agreement: agreement, role: .server, pool: pool))
         server.receive(frames)
         #expect(server.takeEvents() == [.message(.text(text))])
     }

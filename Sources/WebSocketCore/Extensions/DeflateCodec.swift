@@ -18,6 +18,8 @@ public final class DeflateCodec: ExtensionCodec {
     /// This connection's own streams, for directions with context takeover.
     private var deflater: UnsafeMutablePointer<z_stream>?
     private var inflater: UnsafeMutablePointer<z_stream>?
+    /// Where the directions without context takeover borrow their streams.
+    private let pool: ZlibStreamPool
     /// The pool's stream for the message being received, without context takeover.
     private var borrowedInflater: ZlibStreamPool.Lease?
     private var inboundCompressed = false
@@ -31,7 +33,14 @@ public final class DeflateCodec: ExtensionCodec {
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
     /// A codec for one connection; `role` says which direction's parameters apply to sending.
-    public init(agreement: PerMessageDeflate.Agreement, configuration: PerMessageDeflate.Configuration = .init(), role: WebSocketEngine.Role) {
+    public convenience init(agreement: PerMessageDeflate.Agreement, configuration: PerMessageDeflate.Configuration = .init(), role: WebSocketEngine.Role) {
+        self.init(agreement: agreement, configuration: configuration, role: role, pool: .shared)
+    }
+
+    /// A codec that borrows from `pool` (tests give each their own, to count what it holds).
+    init(agreement: PerMessageDeflate.Agreement, configuration: PerMessageDeflate.Configuration = .init(), role: WebSocketEngine.Role,
+         pool: ZlibStreamPool) {
+        self.pool = pool
         self.agreement = agreement
         self.configuration = configuration
         self.role = role
@@ -41,7 +50,7 @@ public final class DeflateCodec: ExtensionCodec {
     deinit {
         if let deflater { deflateEnd(deflater); deflater.deallocate() }
         if let inflater { inflateEnd(inflater); inflater.deallocate() }
-        if let borrowedInflater { ZlibStreamPool.shared.give(borrowedInflater, as: inflateKind) }
+        if let borrowedInflater { pool.give(borrowedInflater, as: inflateKind) }
         scratch?.deallocate()
     }
 
@@ -106,7 +115,7 @@ public final class DeflateCodec: ExtensionCodec {
             }
             streamEnded = false
             if let borrowed = borrowedInflater {
-                ZlibStreamPool.shared.give(borrowed, as: inflateKind)
+                pool.give(borrowed, as: inflateKind)
                 borrowedInflater = nil
             }
         }
@@ -117,7 +126,7 @@ public final class DeflateCodec: ExtensionCodec {
     private func inflateLease() throws(ProtocolError) -> ZlibStreamPool.Lease {
         if let borrowedInflater { return borrowedInflater }
         if receiveNoContextTakeover {
-            guard let lease = ZlibStreamPool.shared.take(inflateKind) else {
+            guard let lease = pool.take(inflateKind) else {
                 throw ProtocolError(.internalError, "zlib could not make a decompressor")
             }
             borrowedInflater = lease
@@ -187,8 +196,8 @@ public final class DeflateCodec: ExtensionCodec {
     public func encode(_ payload: [UInt8], opcode: Opcode, force: Bool) -> (payload: [UInt8], reservedBits: ReservedBits)? {
         guard force || payload.count >= configuration.minimumSize else { return nil }
         // Without context takeover, a stream from the pool for this message (given back reset).
-        let borrowed = sendNoContextTakeover ? ZlibStreamPool.shared.take(deflateKind) : nil
-        defer { if let borrowed { ZlibStreamPool.shared.give(borrowed, as: deflateKind) } }
+        let borrowed = sendNoContextTakeover ? pool.take(deflateKind) : nil
+        defer { if let borrowed { pool.give(borrowed, as: deflateKind) } }
         guard let stream = borrowed?.stream ?? deflateStream() else { return nil }
         let scratch = borrowed?.scratch ?? scratchBuffer()
         var output: [UInt8] = []

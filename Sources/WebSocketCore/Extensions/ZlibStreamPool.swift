@@ -46,6 +46,22 @@ final class ZlibStreamPool: Sendable {
     }
     private let idle = Mutex(Idle())
 
+    /// An empty pool (``shared`` is the one codecs use unless given another).
+    init() {}
+
+    deinit {
+        // Only a pool made for a test ever ends; the shared one lives as long as the process.
+        idle.withLock { idle in
+            for (kind, leases) in idle.leases {
+                for lease in leases {
+                    if kind.compresses { deflateEnd(lease.stream) } else { inflateEnd(lease.stream) }
+                    lease.stream.deallocate()
+                    lease.scratch.deallocate()
+                }
+            }
+        }
+    }
+
     /// A stream of `kind`, reset: one given back earlier, or a new one (nil if zlib cannot
     /// make one).
     func take(_ kind: Kind) -> Lease? {
