@@ -124,6 +124,25 @@ extension WebSocketServerTests {
             #expect(eventually { server.connections().first?.bufferedAmount == 0 })
         }
 
+        /// The open handler has run, and joined its topics, by the time the peer reads the 101:
+        /// a publication right after the handshake reaches the new member (a chat interop run
+        /// once lost a message to this race, when the 101 left before the handler ran).
+        @Test func aMemberJoinedInItsOpenHandlerGetsWhatIsPublishedRightAfterTheHandshake() throws {
+            let opened = Recorder<Bool>()
+            let (server, port) = try startServer { server in
+                server.webSocket("/") { socket in
+                    usleep(200_000)  // a slow open handler
+                    socket.subscribe("news")
+                    opened.append(true)
+                }
+            }
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            #expect(opened.all == [true])
+            #expect(server.publish(.text("first"), to: "news") == 1)
+            #expect(client.nextMessage()?.text == "first")
+        }
+
         @Test func compressedMembersGetTheirOwnFrames() throws {
             let (server, port) = try topicServer { $0.extensions = [PerMessageDeflate()] }
             defer { stop(server) }

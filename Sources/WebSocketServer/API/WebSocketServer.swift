@@ -74,7 +74,9 @@ public final class WebSocketServer: Sendable {
     ///     requests without `Origin` (non-browser clients) are let through.
     ///   - upgrade: decides each upgrade before the 101: accept (with a subprotocol, headers,
     ///     user state) or reject with a response. It may be async (an auth lookup).
-    ///   - onOpen: runs on the connection's queue once it is open; set the callbacks here.
+    ///   - onOpen: runs on the connection's queue once it is open, before the 101 is written:
+    ///     the callbacks set and the topics joined here are in place before the peer can send
+    ///     anything, or miss a publication. What it sends follows the 101.
     public func webSocket(_ path: String, allowedOrigins: Set<String>? = nil, upgrade: UpgradeHook? = nil,
                           onOpen: @escaping @Sendable (WebSocket) -> Void) {
         core.routes.add(path, .webSocket(WebSocketRoute(allowedOrigins: allowedOrigins, upgradeHook: upgrade, onOpen: onOpen, task: nil)))

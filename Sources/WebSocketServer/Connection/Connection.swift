@@ -244,11 +244,15 @@ final class Connection: @unchecked Sendable {
         timers.opened(at: Monotonic.now, endpoint.settings.timers)
         endpoint.opened(socket)
         log(.debug, "WebSocket open", ["path": socket.request.path])
+        // The open handler runs before the 101 leaves: what it sets up (its handlers, the
+        // topics it joins) is in place before the peer can know that the connection is open,
+        // so a message sent or published right after the handshake cannot miss it. What the
+        // handler sends goes out right behind the 101.
+        opened()
         flush()
         // The ring that held the 101 goes now rather than at the tick: replies sent during a
         // delivery go through the loop's cork buffer, so many connections never need it again.
         writeQueue.releaseStorageIfEmpty()
-        opened()
         if !remainder.isEmpty, isOpen {
             setMessageAllowance()
             engineCall { remainder.withUnsafeBytes { self.engine.receive($0) } }
