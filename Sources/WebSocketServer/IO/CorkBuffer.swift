@@ -5,8 +5,9 @@ import WebSocketCore
 /// from here: a payload is copied once, from the application's bytes (or a lent view of the
 /// read buffer) to this buffer, and nothing is allocated per frame.
 ///
-/// One connection owns it at a time, from the start of a delivery to its end (see
-/// `Connection.beginDelivery()`); a loop delivers to one connection at a time. What the socket
+/// One connection owns it at a time: from the start of a delivery to its end (see
+/// `Connection.beginDelivery()`; a loop delivers to one connection at a time), or for one topic
+/// publication (`Connection.sendDirectly(_:accounted:)`). What the socket
 /// does not take at the end, or what has to go after a frame queued another way, moves to the
 /// owner's write queue (a copy, once per batch). uWebSockets has the same "cork buffer".
 struct CorkBuffer {
