@@ -4,11 +4,13 @@
 # rows, ours against NIO over swift-nio-ssl (the others have no TLS here and are skipped).
 #
 #   Benchmarks/run.sh [--quick] [--servers "ours nio hummingbird node python"] [--baseline PATH]
-#                     [--uws PATH] [--rows "plain tls"] [--out NAME]
+#                     [--uws PATH [--uws-tls PATH]] [--rows "plain tls"] [--out NAME]
 #
 # --uws PATH adds uWebSockets: an echo server built from uWebSockets' public source, outside this
 # repository, taking `PORT [--compression]` (with SHARED_COMPRESSOR | SHARED_DECOMPRESSOR for the
-# deflate row); every row then shows each server's ratio to it too.
+# deflate row); every row then shows each server's ratio to it too. --uws-tls PATH adds it to the
+# wss rows: a uWebSockets SSLApp echo server (uSockets built with LIBUS_USE_OPENSSL), taking
+# `PORT CERT KEY`.
 # --baseline PATH adds "baseline", another build of websocket-echo (say, of the commit before a
 # change), measured in the same run as "ours" so that the two can be compared by ratio.
 #
@@ -21,6 +23,7 @@ cd "$(dirname "$0")/.."
 reps=3; seconds=5; idle=10000; tls_idle=5000; baseline=
 servers="ours nio hummingbird node python"
 uws=
+uws_tls=
 rows="plain tls"
 out="Benchmarks/results/$(date +%Y-%m-%d)"
 while [ $# -gt 0 ]; do
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
         --servers) servers="$2"; shift ;;
         --baseline) baseline="$2"; servers="$servers baseline"; shift ;;
         --uws) uws="$2"; servers="$servers uws"; shift ;;
+        --uws-tls) uws_tls="$2"; shift ;;
         *) echo "unknown argument $1"; exit 2 ;;
     esac
     shift
@@ -67,7 +71,13 @@ start_server() {  # name, port, mode ("", "deflate", "deflate-shared", "tls" or 
         hummingbird) [ "$mode" = tls ] || [ "$mode" = fanout ] && return 1; taskset -c 0 "$peers/hummingbird-echo" --port "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
         node) [ "$mode" = tls ] || [ "$mode" = fanout ] && return 1; NODE_PATH=/usr/share/nodejs taskset -c 0 node Benchmarks/Peers/node-echo.js "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
         python) [ "$mode" = tls ] || [ "$mode" = fanout ] && return 1; taskset -c 0 python3 Benchmarks/Peers/python-echo.py "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
-        uws) [ "$mode" = tls ] && return 1; taskset -c 0 "$uws" "$port" $flag > /tmp/bench-server.log 2>&1 & ;;
+        uws)
+            if [ "$mode" = tls ]; then
+                [ -n "$uws_tls" ] || return 1
+                taskset -c 0 "$uws_tls" "$port" "$fixtures/server.pem" "$fixtures/server-key.pem" > /tmp/bench-server.log 2>&1 &
+            else
+                taskset -c 0 "$uws" "$port" $flag > /tmp/bench-server.log 2>&1 &
+            fi ;;
     esac
     server_pid=$!
     # Ready when the port accepts a connection.
