@@ -48,8 +48,8 @@ public final class DeflateCodec: ExtensionCodec {
     }
 
     deinit {
-        if let deflater { deflateEnd(deflater); deflater.deallocate() }
-        if let inflater { inflateEnd(inflater); inflater.deallocate() }
+        if let deflater { deflateKind.free(deflater) }
+        if let inflater { inflateKind.free(inflater) }
         if let borrowedInflater { pool.give(borrowedInflater, as: inflateKind) }
         scratch?.deallocate()
     }
@@ -133,11 +133,7 @@ public final class DeflateCodec: ExtensionCodec {
             return lease
         }
         if let inflater { return ZlibStreamPool.Lease(stream: inflater, scratch: scratchBuffer()) }
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        // Raw deflate (negative window bits), with the agreed window: no more memory than needed.
-        guard czlib_inflateInit2(stream, -inflateKind.windowBits) == Z_OK else {
-            stream.deallocate()
+        guard let stream = inflateKind.makeStream() else {
             throw ProtocolError(.internalError, "zlib could not make a decompressor")
         }
         inflater = stream
@@ -232,21 +228,13 @@ public final class DeflateCodec: ExtensionCodec {
     /// This connection's own compressor (context takeover), made on first use.
     private func deflateStream() -> UnsafeMutablePointer<z_stream>? {
         if let deflater { return deflater }
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let kind = deflateKind
-        guard czlib_deflateInit2(stream, kind.level, -kind.windowBits, kind.memoryLevel) == Z_OK else {
-            stream.deallocate()
-            return nil
-        }
-        deflater = stream
-        return stream
+        deflater = deflateKind.makeStream()
+        return deflater
     }
 
     private func dropDeflater() {
         guard let deflater else { return }
-        deflateEnd(deflater)
-        deflater.deallocate()
+        deflateKind.free(deflater)
         self.deflater = nil
     }
 }

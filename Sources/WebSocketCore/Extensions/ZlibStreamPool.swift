@@ -23,6 +23,27 @@ final class ZlibStreamPool: Sendable {
         var level: Int32 = 0
         /// Deflate only: memLevel, 1-9.
         var memoryLevel: Int32 = 0
+
+        /// A new stream of this kind (raw deflate: negative window bits), or nil if zlib cannot
+        /// make one.
+        func makeStream() -> UnsafeMutablePointer<z_stream>? {
+            let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            stream.initialize(to: z_stream())
+            let status = compresses
+                ? czlib_deflateInit2(stream, level, -windowBits, memoryLevel)
+                : czlib_inflateInit2(stream, -windowBits)
+            guard status == Z_OK else {
+                stream.deallocate()
+                return nil
+            }
+            return stream
+        }
+
+        /// Ends a stream of this kind and frees it.
+        func free(_ stream: UnsafeMutablePointer<z_stream>) {
+            if compresses { deflateEnd(stream) } else { inflateEnd(stream) }
+            stream.deallocate()
+        }
     }
 
     /// A stream and the buffer zlib writes into while it works (16 KiB), lent together.
@@ -54,8 +75,7 @@ final class ZlibStreamPool: Sendable {
         idle.withLock { idle in
             for (kind, leases) in idle.leases {
                 for lease in leases {
-                    if kind.compresses { deflateEnd(lease.stream) } else { inflateEnd(lease.stream) }
-                    lease.stream.deallocate()
+                    kind.free(lease.stream)
                     lease.scratch.deallocate()
                 }
             }
@@ -67,15 +87,7 @@ final class ZlibStreamPool: Sendable {
     func take(_ kind: Kind) -> Lease? {
         let reused: Lease? = idle.withLock { $0.leases[kind]?.popLast() }
         if let reused { return reused }
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = kind.compresses
-            ? czlib_deflateInit2(stream, kind.level, -kind.windowBits, kind.memoryLevel)
-            : czlib_inflateInit2(stream, -kind.windowBits)
-        guard status == Z_OK else {
-            stream.deallocate()
-            return nil
-        }
+        guard let stream = kind.makeStream() else { return nil }
         return Lease(stream: stream, scratch: .allocate(byteCount: ZlibStreamPool.scratchSize, alignment: 16))
     }
 
@@ -89,8 +101,7 @@ final class ZlibStreamPool: Sendable {
             return true
         }
         guard !kept else { return }
-        if kind.compresses { deflateEnd(lease.stream) } else { inflateEnd(lease.stream) }
-        lease.stream.deallocate()
+        kind.free(lease.stream)
         lease.scratch.deallocate()
     }
 

@@ -35,6 +35,14 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// A span as the table holds it while it is narrow.
     private struct NarrowSpan {
         var nameStart, nameEnd, valueStart, valueEnd: UInt16
+
+        /// `span` narrowed; its offsets must fit (`Span.fitsNarrow`).
+        init(_ span: Span) {
+            nameStart = UInt16(span.nameStart)
+            nameEnd = UInt16(span.nameEnd)
+            valueStart = UInt16(span.valueStart)
+            valueEnd = UInt16(span.valueEnd)
+        }
     }
     private static func spanSize(narrow: Bool) -> Int { narrow ? MemoryLayout<NarrowSpan>.size : MemoryLayout<Span>.size }
 
@@ -47,8 +55,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// Appends `span` to the table at the end of `storage`, in the table's width.
     private mutating func appendToTable(_ span: Span) {
         if narrow {
-            var entry = NarrowSpan(nameStart: UInt16(span.nameStart), nameEnd: UInt16(span.nameEnd),
-                                   valueStart: UInt16(span.valueStart), valueEnd: UInt16(span.valueEnd))
+            var entry = NarrowSpan(span)
             withUnsafeBytes(of: &entry) { storage.append(contentsOf: $0) }
         } else {
             var entry = span
@@ -126,9 +133,7 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
             var at = bytes.count
             for span in spans {
                 if narrow {
-                    raw.storeBytes(of: NarrowSpan(nameStart: UInt16(span.nameStart), nameEnd: UInt16(span.nameEnd),
-                                                  valueStart: UInt16(span.valueStart), valueEnd: UInt16(span.valueEnd)),
-                                   toByteOffset: at, as: NarrowSpan.self)
+                    raw.storeBytes(of: NarrowSpan(span), toByteOffset: at, as: NarrowSpan.self)
                 } else {
                     raw.storeBytes(of: span, toByteOffset: at, as: Span.self)
                 }

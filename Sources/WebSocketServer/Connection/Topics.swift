@@ -130,8 +130,8 @@ final class LoopTopics: @unchecked Sendable {
                     case .queue: break
                     }
                 }
+                socket.bufferedAmountChanged(by: size)
                 if socket.extensions.isEmpty {
-                    socket.bufferedAmountChanged(by: size)
                     // One publication: straight out through the loop's cork buffer (nothing to
                     // gather, so no write queue, ring or iovecs per member).
                     if batch.count == 1, connection.sendDirectly(publication.message, accounted: size) { continue }
@@ -140,7 +140,6 @@ final class LoopTopics: @unchecked Sendable {
                 } else {
                     if connection.cork() { corked.append(connection) }
                     // A compressed connection's frame depends on its own compression context.
-                    socket.bufferedAmountChanged(by: size)
                     _ = connection.send(publication.message, compress: nil, accounted: size)
                 }
             }
