@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "CWebSocketShims.h"
 
 int cws_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
@@ -27,6 +29,18 @@ int cws_epoll_wait(int epfd, int *fds, uint32_t *events, int max, int timeout) {
         events[i] = ready[i].events;
     }
     return count;
+}
+
+long cws_recv(int fd, void *buffer, size_t length, int flags) {
+    return syscall(SYS_recvfrom, fd, buffer, length, flags, NULL, NULL);
+}
+
+long cws_send(int fd, const void *buffer, size_t length, int flags) {
+    return syscall(SYS_sendto, fd, buffer, length, flags, NULL, 0);
+}
+
+long cws_sendmsg(int fd, const struct msghdr *message, int flags) {
+    return syscall(SYS_sendmsg, fd, message, flags);
 }
 
 static _Thread_local const void *current_loop;

@@ -80,7 +80,7 @@ package final class SocketTransport: Transport {
     /// file position lock) cost about 0.1 us a message more in the kernel (`perf`, echo of 1 KiB).
     package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> TransportStatus {
         while true {
-            let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, 0)
+            let n = cws_recv(fd, buffer.baseAddress, buffer.count, 0)
             if n > 0 { return .moved(n) }
             if n == 0 { return .endOfStream }
             switch errno {
@@ -113,7 +113,7 @@ package final class SocketTransport: Transport {
     private static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> TransportStatus {
         while true {
             // MSG_NOSIGNAL: a peer that went away gives EPIPE, never a SIGPIPE that kills the process.
-            let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+            let n = cws_send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
             if n >= 0 { return .moved(n) }
             switch errno {
             case EINTR: continue
@@ -130,7 +130,7 @@ package final class SocketTransport: Transport {
         message.msg_iovlen = count
         while true {
             // MSG_NOSIGNAL: a peer that went away gives EPIPE, never a SIGPIPE that kills the process.
-            let n = Glibc.sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+            let n = cws_sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
             if n >= 0 { return .moved(n) }
             switch errno {
             case EINTR: continue
