@@ -1,3 +1,5 @@
+import Dispatch
+import Glibc
 import Testing
 import WebSocketCore
 @testable import WebSocketServer
@@ -105,6 +107,64 @@ extension WebSocketServerTests {
             }
             #expect(client.nextMessage()?.text == "bye")
             #expect(client.next() == .close(CloseFrame(code: .goingAway, reason: "done")))
+        }
+
+        /// A reply too large for the cork buffer, written straight from the handler's view,
+        /// leaves after the small replies of the same read that wait in the cork buffer.
+        @Test func aLargeReplyLeavesAfterTheSmallOnesBeforeIt() throws {
+            let (server, port) = try MessageViewTests.viewEchoServer()
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            var expected: [Message] = []
+            for i in 0..<40 {
+                let small = Message.text("small \(i)")
+                let large = Message.binary((0..<(CorkBuffer.capacity + 1000 + i)).map { UInt8(truncatingIfNeeded: $0 &+ i) })
+                try client.engine.send(small)
+                try client.engine.send(large)
+                expected += [small, large]
+            }
+            try client.connection.write(client.engine.takeOutboundBytes())
+            for (i, message) in expected.enumerated() {
+                let same = client.nextMessage()?.data == message.data
+                #expect(same, "reply \(i)")
+            }
+        }
+
+        /// Replies too large for the cork buffer go from the handler's view straight to the
+        /// socket; what the socket cannot take (the client reads nothing for a while) waits in
+        /// the write queue, copied, and once the client reads, every reply arrives whole and in
+        /// order, the small ones between them included, and `bufferedAmount` goes back to zero.
+        @Test func largeViewRepliesWaitWholeWhenTheSocketIsFull() throws {
+            let (server, port) = try MessageViewTests.viewEchoServer()
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            var expected: [Message] = []
+            for i in 0..<24 {
+                let size = i % 3 == 2 ? 20 : 700_000 + i
+                let message = Message.binary((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) })
+                try client.engine.send(message)
+                expected.append(message)
+            }
+            let batch = client.engine.takeOutboundBytes()
+            let fd = client.connection.fd
+            let written = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                var offset = 0
+                while offset < batch.count {
+                    let n = batch[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if n <= 0 { break }
+                    offset += n
+                }
+                written.signal()
+            }
+            // Nothing is read yet, so replies back up on the server.
+            #expect(eventually { (server.connections().first?.bufferedAmount ?? 0) > 1_000_000 })
+            for (i, message) in expected.enumerated() {
+                let same = client.nextMessage()?.data == message.data
+                #expect(same, "reply \(i)")
+            }
+            written.wait()
+            #expect(eventually { server.connections().first?.bufferedAmount == 0 })
         }
 
         /// A view sent from another thread is copied before the call returns, and sent.
