@@ -26,8 +26,8 @@ enum OpenSSL {
         // writes may return after one record and resume from a queue that has moved.
         cws_ssl_ctx_set_mode(context, cws_ssl_mode_release_buffers | cws_ssl_mode_enable_partial_write | cws_ssl_mode_accept_moving_write_buffer)
         // Read as many records as the socket holds in one read(2), not a header then a body,
-        // into a buffer of 64 KiB rather than one record's 16: a 64 KiB message then takes one
-        // recv(2), not five (strace, wss echo of 64 KiB). Released while idle, as above.
+        // into a buffer of 64 KiB rather than one record's 16 (released while idle, as above):
+        // in a wss echo of 64 KiB, recv(2) calls fell from one per record to 0.6 (strace).
         cws_ssl_ctx_set_read_ahead(context, 1)
         SSL_CTX_set_default_read_buffer_len(context, 64 << 10)
         if server {
