@@ -64,14 +64,14 @@ final class Metrics: Sendable {
         var total = (messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0)
         var compression = CodecTally()
         for counters in loopCounters {
-            total.messagesIn += counters.messagesIn.load(ordering: .relaxed)
-            total.messagesOut += counters.messagesOut.load(ordering: .relaxed)
-            total.bytesIn += counters.bytesIn.load(ordering: .relaxed)
-            total.bytesOut += counters.bytesOut.load(ordering: .relaxed)
-            compression.encodedFrom += counters.deflatedFrom.load(ordering: .relaxed)
-            compression.encodedTo += counters.deflatedTo.load(ordering: .relaxed)
-            compression.decodedFrom += counters.inflatedFrom.load(ordering: .relaxed)
-            compression.decodedTo += counters.inflatedTo.load(ordering: .relaxed)
+            total.messagesIn += counters.messagesIn.load()
+            total.messagesOut += counters.messagesOut.load()
+            total.bytesIn += counters.bytesIn.load()
+            total.bytesOut += counters.bytesOut.load()
+            compression.encodedFrom += counters.deflatedFrom.load()
+            compression.encodedTo += counters.deflatedTo.load()
+            compression.decodedFrom += counters.inflatedFrom.load()
+            compression.decodedTo += counters.inflatedTo.load()
         }
         return ServerMetrics(
             openConnections: openConnections.load(ordering: .relaxed),
@@ -97,23 +97,37 @@ final class Metrics: Sendable {
 /// The per-message counters of one endpoint on one loop: only that loop writes them, so loops
 /// never contend for a cache line (the padding keeps another loop's counters off this one's line).
 final class LoopCounters: Sendable {
-    let messagesIn = Atomic<Int>(0)
-    let messagesOut = Atomic<Int>(0)
-    let bytesIn = Atomic<Int>(0)
-    let bytesOut = Atomic<Int>(0)
-    let deflatedFrom = Atomic<Int>(0)
-    let deflatedTo = Atomic<Int>(0)
-    let inflatedFrom = Atomic<Int>(0)
-    let inflatedTo = Atomic<Int>(0)
+    let messagesIn = LoopCounter()
+    let messagesOut = LoopCounter()
+    let bytesIn = LoopCounter()
+    let bytesOut = LoopCounter()
+    let deflatedFrom = LoopCounter()
+    let deflatedTo = LoopCounter()
+    let inflatedFrom = LoopCounter()
+    let inflatedTo = LoopCounter()
     private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     /// Adds what a connection's codec has compressed and decompressed since it was last asked.
     func count(_ codec: any ExtensionCodec) {
         let tally = codec.takeTally()
         guard tally != CodecTally() else { return }
-        deflatedFrom.add(tally.encodedFrom, ordering: .relaxed)
-        deflatedTo.add(tally.encodedTo, ordering: .relaxed)
-        inflatedFrom.add(tally.decodedFrom, ordering: .relaxed)
-        inflatedTo.add(tally.decodedTo, ordering: .relaxed)
+        deflatedFrom.add(tally.encodedFrom)
+        deflatedTo.add(tally.encodedTo)
+        inflatedFrom.add(tally.decodedFrom)
+        inflatedTo.add(tally.decodedTo)
     }
+}
+
+/// A counter that one loop's queue adds to and any thread reads. With a single writer, adding is
+/// a load and a store, not a locked read-modify-write: the four such adds of each message echoed
+/// had cost about 1 % of the server's CPU each in a pipelined echo (`perf annotate`). A reader
+/// sees a value at most a few additions old, and never a torn one.
+struct LoopCounter: ~Copyable, Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Adds `amount`. On the loop's queue only.
+    func add(_ amount: Int) { value.store(value.load(ordering: .relaxed) &+ amount, ordering: .relaxed) }
+
+    /// The count so far, from any thread.
+    func load() -> Int { value.load(ordering: .relaxed) }
 }

@@ -157,7 +157,7 @@ final class Connection: @unchecked Sendable {
             switch transport.read(into: buffer) {
             case .moved(let n):
                 timers.inputArrived()
-                counters.bytesIn.add(n, ordering: .relaxed)
+                counters.bytesIn.add(n)
                 handleInput(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n]))
                 // TLS may hold input it has read from the socket but not yet returned, which
                 // epoll will not announce: go on while it does.
@@ -276,7 +276,7 @@ final class Connection: @unchecked Sendable {
             setMessageAllowance()
             let (used, lent) = engineCall { engine.receive(lending: rest) }
             if let lent {
-                counters.messagesIn.add(1, ordering: .relaxed)
+                counters.messagesIn.add(1)
                 socket?.deliver(lent.kind, lent: UnsafeRawBufferPointer(rebasing: rest[lent.payload]))
                 afterDelivery()
             } else {
@@ -336,10 +336,10 @@ final class Connection: @unchecked Sendable {
         while isOpen, !pauseReasons.contains(.backpressure), let event = engineCall({ engine.nextEvent() }) {
             switch event {
             case .message(let message):
-                counters.messagesIn.add(1, ordering: .relaxed)
+                counters.messagesIn.add(1)
                 socket?.deliver(message)
             case .fragment(let fragment):
-                if fragment.isFinal { counters.messagesIn.add(1, ordering: .relaxed) }
+                if fragment.isFinal { counters.messagesIn.add(1) }
                 socket?.deliver(fragment)
             case .ping(let payload):
                 answerPing(payload)
@@ -451,7 +451,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
-        counters.messagesOut.add(1, ordering: .relaxed)
+        counters.messagesOut.add(1)
         sendEngineOutput(accounting: accounted)
         return true
     }
@@ -482,7 +482,7 @@ final class Connection: @unchecked Sendable {
             socket?.bufferedAmountChanged(by: -accounted)
             return false
         }
-        counters.messagesOut.add(1, ordering: .relaxed)
+        counters.messagesOut.add(1)
         sendEngineOutput(accounting: accounted)
         return true
     }
@@ -544,7 +544,7 @@ final class Connection: @unchecked Sendable {
             guard writeQueue.isEmpty else { return false }  // the socket took only part
         }
         loop.cork.appendFrame(kind, payload: payload, accounted: accounted)
-        counters.messagesOut.add(1, ordering: .relaxed)
+        counters.messagesOut.add(1)
         return true
     }
 
@@ -580,10 +580,10 @@ final class Connection: @unchecked Sendable {
                     count += 1
                 }
                 guard case .moved(let written) = transport.write(iovecs, count: count, scratch: loop.writeScratch) else { break }
-                counters.bytesOut.add(written, ordering: .relaxed)
+                counters.bytesOut.add(written)
                 sent += written
             }
-            counters.messagesOut.add(1, ordering: .relaxed)
+            counters.messagesOut.add(1)
             guard sent < total else { return }
             var rest = [UInt8]()
             rest.reserveCapacity(total - sent)
@@ -619,7 +619,7 @@ final class Connection: @unchecked Sendable {
         if writeQueue.isEmpty, !watchingWritable {
             loop.iovecs[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
             if case .moved(let written) = transport.write(loop.iovecs, count: 1, scratch: loop.writeScratch) {
-                counters.bytesOut.add(written, ordering: .relaxed)
+                counters.bytesOut.add(written)
                 if written == bytes.count {
                     loop.cork.empty()
                     socket?.bufferedAmountChanged(by: -accounted)
@@ -702,7 +702,7 @@ final class Connection: @unchecked Sendable {
             turnsLeft -= 1
             switch writeBatch() {
             case .moved(let written):
-                counters.bytesOut.add(written, ordering: .relaxed)
+                counters.bytesOut.add(written)
                 let released = writeQueue.consume(written)
                 if released > 0 { socket?.bufferedAmountChanged(by: -released) }
             case .wouldBlock(.writable):
