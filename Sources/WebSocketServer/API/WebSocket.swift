@@ -122,9 +122,11 @@ public final class WebSocket: @unchecked Sendable {
     /// Sends a message from bytes lent for the call: a view from ``onMessageView(_:)`` (to echo
     /// or forward a message without ever making an array of it), or any `Span`.
     ///
-    /// The bytes are copied once. On the connection's queue, inside a handler, a small message
-    /// is laid out straight in the loop's cork buffer with the other replies of the same read,
-    /// so nothing is allocated; otherwise the bytes are copied into a new array and sent as
+    /// The bytes are copied at most once. On the connection's queue, inside a handler, a small
+    /// message is laid out straight in the loop's cork buffer with the other replies of the same
+    /// read, so nothing is allocated. On the queue, a larger uncompressed one with nothing
+    /// queued before it is written straight from `bytes`, and only what the socket does not
+    /// take is copied. Otherwise the bytes are copied into a new array and sent as
     /// ``send(_:compress:)-8r0a6`` sends. The answer is the same as that method's.
     ///
     /// - Parameters:

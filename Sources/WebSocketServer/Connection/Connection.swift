@@ -457,8 +457,9 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Sends a message from bytes the caller lends for the call (a view from
-    /// ``WebSocket/onMessageView(_:)``, say): copied once, into the cork buffer when it can
-    /// take them, into a new array otherwise. On the queue.
+    /// ``WebSocket/onMessageView(_:)``, say): copied at most once, into the cork buffer when it
+    /// can take them, else written straight from them when nothing waits (see writeThrough),
+    /// else into a new array. On the queue.
     func send(_ payload: UnsafeRawBufferPointer, kind: MessageKind, compress: Bool?, accounted: Int) -> Bool {
         if isOpen, upgraded, corkFrame(kind, payload, compress: compress, accounted: accounted) { return true }
         if isOpen, upgraded, writeThrough(kind, payload, compress: compress, accounted: accounted) { return true }
