@@ -72,6 +72,33 @@ extension WebSocketServerTests {
             for i in 0..<200 { #expect(client.nextMessage()?.text == "message \(i)") }
         }
 
+        /// Replies sent from views go straight to TLS when nothing waits before them; where a
+        /// record is cut short (want-write), the rest is queued and OpenSSL's retry gets the
+        /// same bytes from the queue. Everything arrives whole and in order.
+        @Test func largeViewRepliesOverTLSStayWholeWhenWritesBlockPartWay() throws {
+            let (server, port) = try startServer({ $0.transportSecurity = .tls(TLSServerConfiguration(certificates: [Fixture.server])) }) { server in
+                server.webSocket("*") { socket in
+                    socket.onMessageView { socket, kind, bytes in socket.send(bytes, kind: kind) }
+                }
+            }
+            defer { stop(server) }
+            // A small receive buffer makes the server's TLS writes block part-way (want-write).
+            let client = try TestClient(port: port, receiveBuffer: 8 << 10, tls: (try Fixture.client(), "localhost"))
+            var expected: [Message] = []
+            for i in 0..<16 {
+                let message: Message = i % 3 == 2
+                    ? .text("small \(i)")
+                    : .binary((0..<(700_000 + i * 1_000)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ i) })
+                try client.send(message)
+                expected.append(message)
+            }
+            for (i, message) in expected.enumerated() {
+                let same = client.nextMessage(timeout: 20_000) == message
+                #expect(same, "reply \(i)")
+            }
+            #expect(eventually { server.connections().first?.bufferedAmount == 0 })
+        }
+
         @Test func framesThatArriveWithTheRequestWaitInsideTLSWhileTheHookDecides() throws {
             let (server, port) = try startServer({
                 $0.transportSecurity = .tls(TLSServerConfiguration(certificates: [Fixture.server]))
