@@ -124,10 +124,7 @@ extension WebSocketServerTests {
                 expected += [small, large]
             }
             try client.connection.write(client.engine.takeOutboundBytes())
-            for (i, message) in expected.enumerated() {
-                let same = client.nextMessage()?.data == message.data
-                #expect(same, "reply \(i)")
-            }
+            client.expectMessages(expected)
         }
 
         /// Replies too large for the cork buffer go from the handler's view straight to the
@@ -159,10 +156,7 @@ extension WebSocketServerTests {
             }
             // Nothing is read yet, so replies back up on the server.
             #expect(eventually { (server.connections().first?.bufferedAmount ?? 0) > 1_000_000 })
-            for (i, message) in expected.enumerated() {
-                let same = client.nextMessage()?.data == message.data
-                #expect(same, "reply \(i)")
-            }
+            client.expectMessages(expected)
             written.wait()
             #expect(eventually { server.connections().first?.bufferedAmount == 0 })
         }

@@ -1,4 +1,5 @@
 import Dispatch
+import Testing
 import WebSocketCore
 import WebSocketServer
 @testable import WebSocketTLS
@@ -234,6 +235,15 @@ final class TestClient: @unchecked Sendable {
             if case .failure = event { return nil }
         }
         return nil
+    }
+
+    /// Expects the next messages to be `expected`, in order. Each is compared as a whole and
+    /// reported by its index, not printed (they may be megabytes).
+    func expectMessages(_ expected: [Message], timeout: Int32 = 5000, sourceLocation: SourceLocation = #_sourceLocation) {
+        for (i, message) in expected.enumerated() {
+            let same = nextMessage(timeout: timeout) == message
+            #expect(same, "message \(i)", sourceLocation: sourceLocation)
+        }
     }
 
     /// Waits for the server to close the TCP connection.

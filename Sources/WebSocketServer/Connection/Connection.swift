@@ -532,13 +532,20 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - The cork buffer
 
+    /// Whether a message's frame may be made here rather than by the engine: a server's (not
+    /// masked), not compressed, on an open connection with none of the engine's frames waiting
+    /// to go before it.
+    private func framesMayBypassTheEngine(compress: Bool?) -> Bool {
+        engine.role == .server && engine.readyState == .open && !engine.hasOutbound
+            && (compress == false || engine.extensionCodec == nil)
+    }
+
     /// Lays out a message's frame in the loop's cork buffer, if this connection owns it (it is
     /// being delivered to), nothing queued must go first, and the frame needs nothing from the
     /// engine: a server's, uncompressed, open. A full buffer is written out first. Returns
     /// false if the frame has to go through the engine instead.
     private func corkFrame(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, compress: Bool?, accounted: Int) -> Bool {
-        guard loop.cork.owner == id, writeQueue.isEmpty, !engine.hasOutbound, engine.readyState == .open,
-              engine.role == .server, compress == false || engine.extensionCodec == nil,
+        guard loop.cork.owner == id, writeQueue.isEmpty, framesMayBypassTheEngine(compress: compress),
               CorkBuffer.canHold(payload: payload.count) else { return false }
         if !loop.cork.hasRoom(forPayload: payload.count) {
             writeCork(keepingOwnership: true)
@@ -560,8 +567,7 @@ final class Connection: @unchecked Sendable {
     /// just given back (5 % of the server's CPU in a wss echo of 64 KiB, `perf`).
     private func writeThrough(_ kind: MessageKind, _ payload: UnsafeRawBufferPointer, compress: Bool?, accounted: Int) -> Bool {
         guard loop.cork.owner == id || !corked, !watchingWritable, !readWaitsForWritable, !writeWaitsForReadable,
-              engine.role == .server, engine.readyState == .open, !engine.hasOutbound,
-              compress == false || engine.extensionCodec == nil else { return false }
+              framesMayBypassTheEngine(compress: compress) else { return false }
         writeCork(keepingOwnership: true)
         guard writeQueue.isEmpty, !isClosed else { return false }
         let header = FrameHeader(opcode: kind.opcode, payloadLength: payload.count).encoded
