@@ -50,6 +50,59 @@ extension WebSocketServerTests {
             #expect(eventually { server.connections().first?.bufferedAmount == 0 })
         }
 
+        /// The capacity of the spare message array on `socket`'s loop.
+        static func spareCapacity(_ socket: WebSocket) -> Int {
+            let loop = socket.connection.loop
+            return loop.queue.sync { loop.spareMessageStorage.capacity }
+        }
+
+        /// Messages larger than a read (the loop reads 64 KiB at a time) are put together in
+        /// an array that, when only a view saw the message, the loop keeps for the next one,
+        /// on any of its connections: two clients' messages of 100-300 KB, taking turns, all
+        /// come back whole. The array goes at the first tick after large messages stop.
+        @Test func aViewedMessagesArrayServesTheNextAndGoesWhenTheyStop() throws {
+            let (server, port) = try startServer({ $0.loopCount = 1; $0.timerResolution = .milliseconds(250) }) { server in
+                server.webSocket("*") { socket in
+                    socket.onMessageView { socket, kind, bytes in socket.send(bytes, kind: kind) }
+                }
+            }
+            defer { stop(server) }
+            let clients = [try TestClient(port: port), try TestClient(port: port)]
+            for i in 0..<12 {
+                let size = 100_000 + (i % 3) * 100_000
+                let message = Message.binary((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ i) })
+                try clients[i % 2].send(message)
+                clients[i % 2].expectMessages([message])
+            }
+            let socket = try #require(server.connections().first)
+            #expect(MessageViewTests.spareCapacity(socket) >= 300_000)
+            #expect(eventually(timeout: 2000) { MessageViewTests.spareCapacity(socket) == 0 })
+        }
+
+        /// A message that `onMessage` was given may be kept by the application: its array is not
+        /// taken for the next one.
+        @Test func anOwnedMessagesArrayIsNotReused() throws {
+            let kept = Recorder<Message>()
+            let (server, port) = try startServer({ $0.loopCount = 1 }) { server in
+                server.webSocket("*") { socket in
+                    socket.onMessage { socket, message in
+                        kept.append(message)
+                        socket.send(message)
+                    }
+                }
+            }
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            let messages = (0..<3).map { i in Message.binary([UInt8](repeating: UInt8(i), count: 150_000)) }
+            for message in messages {
+                try client.send(message)
+                client.expectMessages([message])
+            }
+            #expect(kept.all == messages)
+            let socket = try #require(server.connections().first)
+            #expect(MessageViewTests.spareCapacity(socket) == 0)
+        }
+
         /// With both handlers set, each message reaches the view first, then `onMessage`, with
         /// the same bytes, whether it was lent or put together from fragments.
         @Test func viewAndOwnedHandlersSeeTheSameMessagesInTurn() throws {

@@ -330,17 +330,31 @@ public final class WebSocket: @unchecked Sendable {
         }
     }
 
-    func deliver(_ message: Message) {
+    /// Delivers a message the engine put together. Returns `.onlyViewed` when no handler was
+    /// given the `Message` itself, so that nothing can have kept its array (a view cannot
+    /// outlive its call) and the connection may reuse it.
+    func deliver(_ message: Message) -> Delivery {
         if let onMessageView { onMessageView(self, message.kind, message.data.span) }
-        deliverOwned(message)
+        return deliverOwned(message)
     }
 
-    private func deliverOwned(_ message: Message) {
+    /// Who saw a delivered message: see ``deliver(_:)``.
+    enum Delivery { case onlyViewed, handedOn }
+
+    @discardableResult
+    private func deliverOwned(_ message: Message) -> Delivery {
+        var delivery = Delivery.onlyViewed
         if let messageBuffer {
             if messageBuffer.push(message) { connection.pause(.consumer) }
+            delivery = .handedOn
         }
-        onMessage?(self, message)
+        if let onMessage {
+            onMessage(self, message)
+            delivery = .handedOn
+        }
+        // onText gets a String made from the bytes, not the array.
         if let onText = rareHandlers?.onText, message.kind == .text, let text = message.text { onText(self, text) }
+        return delivery
     }
 
     func deliver(_ fragment: MessageFragment) { rareHandlers?.onFragment?(self, fragment) }

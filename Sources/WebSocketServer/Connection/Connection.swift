@@ -268,6 +268,7 @@ final class Connection: @unchecked Sendable {
     /// `WebSocketEngine.receive(lending:)`); anything else arrives as the engine's events.
     private func receiveFrames(_ bytes: UnsafeMutableRawBufferPointer) {
         beginDelivery()
+        loop.spareMessageStorage.lend(to: &engine)
         // Taken once per read, not once per message (a retain each); the loop stops when the
         // connection closes, which is when `socket` would go.
         let socket = self.socket
@@ -290,6 +291,7 @@ final class Connection: @unchecked Sendable {
                 break
             }
         }
+        loop.spareMessageStorage.takeBack(from: &engine)
         endDelivery()
     }
 
@@ -337,7 +339,9 @@ final class Connection: @unchecked Sendable {
             switch event {
             case .message(let message):
                 counters.messagesIn.add(1)
-                socket?.deliver(message)
+                if socket?.deliver(message) == .onlyViewed {
+                    loop.spareMessageStorage.offer(message.data)
+                }
             case .fragment(let fragment):
                 if fragment.isFinal { counters.messagesIn.add(1) }
                 socket?.deliver(fragment)

@@ -30,6 +30,10 @@ final class EventLoop: @unchecked Sendable {
     /// the loop's queue only, by code that never reaches it again while using it, so the
     /// runtime's exclusivity checks (several per message) are skipped.
     @exclusivity(unchecked) var cork = CorkBuffer()
+    /// An emptied message array for the next message that arrives in pieces on any of the
+    /// loop's connections. Used on the queue only, between engine calls, so its exclusivity
+    /// checks are skipped too.
+    @exclusivity(unchecked) var spareMessageStorage = SpareMessageStorage()
     private let epollFD: Int32
     private let readyDescriptors: UnsafeMutablePointer<Int32>
     private let readyEvents: UnsafeMutablePointer<UInt32>
@@ -186,6 +190,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func tick() {
+        spareMessageStorage.tick()
         let now = Monotonic.now
         for fd in nextCheck.indices where nextCheck[fd] <= now {
             guard let connection = byDescriptor[fd] else { continue }
