@@ -135,17 +135,6 @@ public struct WebSocketEngine {
     private var frameOffset = 0
     // The data message's bytes so far.
     private var messageBuffer: [UInt8] = []
-    /// An array the engine may take to put together the next message that arrives in pieces
-    /// (a frame longer than what one read brought), instead of allocating one. The engine takes
-    /// it only for an uncompressed message's first frame, and only if its capacity holds the
-    /// frame (up to 1 MiB, what it would reserve itself); it empties it first, and leaves `[]`
-    /// here when it takes it.
-    ///
-    /// A server can lend one array to each connection in turn, just before that connection's
-    /// input is passed in, and take it back after: the array of a delivered message that no
-    /// handler kept serves the next large message, wherever it arrives. The allocator is then not
-    /// asked for (and does not give back, and fault in again) the memory of every large message.
-    public var spareMessageStorage: [UInt8] = []
     private var messageLength = 0
     // Input: a header cut by the end of the input waits here (at most 14 bytes).
     private var headerStash: [UInt8] = []
@@ -350,6 +339,31 @@ public struct WebSocketEngine {
     /// Bytes held for a message that has not fully arrived. A server adds these up across
     /// connections to bound what many unfinished messages can hold.
     public var partialMessageBytes: Int { messageBuffer.count }
+
+    /// Lends the engine an array to put the next message that arrives in pieces (over more than
+    /// one call) together in, instead of allocating one. The engine empties it and takes it
+    /// (leaving `storage` empty) unless it holds an array for a message already; take it back
+    /// with ``reclaimMessageStorage()`` after the calls that pass input.
+    ///
+    /// A server can lend one array to each connection in turn: the array of a delivered message
+    /// that no handler kept then serves the next large message, wherever it arrives, and the
+    /// allocator is not asked for (and does not give back, and fault in again) the memory of
+    /// every large message.
+    public mutating func lendMessageStorage(_ storage: inout [UInt8]) {
+        guard messageBuffer.capacity == 0 else { return }
+        swap(&messageBuffer, &storage)
+        messageBuffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Returns the array lent with ``lendMessageStorage(_:)`` if no message has been put in it,
+    /// else an empty one: the engine keeps the array while it holds part of a message, and the
+    /// delivered message takes it with it.
+    public mutating func reclaimMessageStorage() -> [UInt8] {
+        guard messageBuffer.isEmpty, messageBuffer.capacity != 0 else { return [] }
+        var storage: [UInt8] = []
+        swap(&storage, &messageBuffer)
+        return storage
+    }
 
     /// Stops reading input and frees what was held for the message being received.
     private mutating func endInput() {
@@ -590,12 +604,7 @@ public struct WebSocketEngine {
                 // copying as the pieces come (a 64 KiB frame is read as 65,522 bytes, then 14,
                 // and the 14 would otherwise double a 64 KiB array into fresh, faulting pages).
                 let room = start + min(Int(clamping: frame.payloadLength), WebSocketEngine.reserveAhead)
-                if start == 0 && spareMessageStorage.capacity >= room {
-                    swap(&output, &spareMessageStorage)  // `output` was empty, so the spare is now `[]`
-                    output.removeAll(keepingCapacity: true)
-                } else if output.capacity < room {
-                    output.reserveCapacity(room)
-                }
+                if output.capacity < room { output.reserveCapacity(room) }
             }
             appendUnmasked(piece, to: &output)
         }

@@ -38,22 +38,21 @@ struct SpareMessageStorage {
     /// Lends the array, if there is one, to `engine` for a call that passes it input.
     mutating func lend(to engine: inout WebSocketEngine) {
         guard array.capacity != 0 else { return }
-        swap(&array, &engine.spareMessageStorage)  // the engine's was `[]`: it holds none between calls
-        isLent = true
+        engine.lendMessageStorage(&array)
+        isLent = array.capacity == 0
     }
 
-    /// Takes back what ``lend(to:)`` lent, unless the engine took it for a message. Either way
+    /// Takes back what ``lend(to:)`` lent, unless the engine used it for a message. Either way
     /// the engine holds no spare array afterwards.
     mutating func takeBack(from engine: inout WebSocketEngine) {
         guard isLent else { return }
         isLent = false
-        guard engine.spareMessageStorage.capacity != 0 else {
+        let returned = engine.reclaimMessageStorage()
+        if returned.capacity == 0 {
             usedSinceTick = true
-            return
+        } else {
+            offer(returned)  // a message delivered meanwhile may have left a larger one
         }
-        var returned: [UInt8] = []
-        swap(&returned, &engine.spareMessageStorage)
-        offer(returned)  // a message delivered meanwhile may have left a larger one
     }
 
     /// Called at each tick of the loop: lets the array go if no message used it since the last.
