@@ -103,6 +103,33 @@ extension WebSocketServerTests {
             #expect(MessageViewTests.spareCapacity(socket) == 0)
         }
 
+        /// A handler that sets another handler while messages of the same read wait: the next
+        /// message goes to the new one (the delivery loop holds the view handler across the
+        /// messages of a read, and must notice the change).
+        @Test func aHandlerSetDuringAReadTakesTheNextMessage() throws {
+            let seen = Recorder<String>()
+            let (server, port) = try startServer { server in
+                server.webSocket("/") { socket in
+                    socket.onMessageView { socket, _, bytes in
+                        seen.append("first \(bytes.count)")
+                        socket.onMessageView { socket, _, bytes in
+                            seen.append("second \(bytes.count)")
+                            socket.onMessageView { _, _, _ in seen.append("none") }
+                            socket.onMessage { _, message in seen.append("owned \(message.data.count)") }
+                        }
+                    }
+                }
+            }
+            defer { stop(server) }
+            let client = try TestClient(port: port)
+            for size in 1...4 { try client.engine.send(.binary([UInt8](repeating: 0, count: size))) }
+            try client.connection.write(client.engine.takeOutboundBytes())  // one write: usually one read
+            #expect(eventually { seen.all.count == 7 })
+            // `onMessage`, set during the view of message 2, is given message 2 as well: it runs
+            // after the view handler.
+            #expect(seen.all == ["first 1", "second 2", "owned 2", "none", "owned 3", "none", "owned 4"])
+        }
+
         /// With both handlers set, each message reaches the view first, then `onMessage`, with
         /// the same bytes, whether it was lent or put together from fragments.
         @Test func viewAndOwnedHandlersSeeTheSameMessagesInTurn() throws {

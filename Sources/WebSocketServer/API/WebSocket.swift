@@ -52,12 +52,16 @@ public final class WebSocket: @unchecked Sendable {
 
     // Confined to the connection's queue.
     private var onMessage: (@Sendable (WebSocket, Message) -> Void)?
-    private var onMessageView: (@Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void)?
+    private var onMessageView: ViewHandler?
     private var onClose: (@Sendable (WebSocket, CloseEvent) -> Void)?
     /// The handlers most connections never set, made when the first of them is.
     private var rareHandlers: RareHandlers?
     private(set) var closeEvent: CloseEvent?
     private var aboveMark = false  // after closeEvent, in its padding
+    /// Changes whenever a handler is set or cleared, so that a delivery loop that holds the
+    /// view handler across the messages of one read knows when to read it again (also in
+    /// closeEvent's padding).
+    private(set) var handlerGeneration: UInt32 = 0
     let messageBuffer: MessageSequenceBuffer?
 
     init(connection: Connection, request: UpgradeRequest, parameters: [String: String], subprotocol: String?, extensions: [ExtensionOffer],
@@ -296,7 +300,10 @@ public final class WebSocket: @unchecked Sendable {
     public func onDrain(_ handler: @escaping @Sendable (WebSocket) -> Void) { setHandler { $0.rare.onDrain = handler } }
 
     private func setHandler(_ set: @escaping @Sendable (WebSocket) -> Void) {
-        connection.loop.execute { set(self) }
+        connection.loop.execute {
+            set(self)
+            self.handlerGeneration &+= 1
+        }
     }
 
     /// The box of rarely set handlers, made on first use. On the connection's queue.
@@ -319,11 +326,21 @@ public final class WebSocket: @unchecked Sendable {
 
     // MARK: - Delivery, on the connection's queue
 
+    /// The ``onMessageView(_:)`` handler.
+    typealias ViewHandler = @Sendable (WebSocket, MessageKind, Span<UInt8>) -> Void
+
+    /// The view handler, for a delivery loop to hold while ``handlerGeneration`` stays the same:
+    /// reading it for each message retains and releases it each time.
+    var viewHandler: ViewHandler? { onMessageView }
+
     /// Delivers a message lent for the call (see `WebSocketEngine.receive(lending:)`): as a view
-    /// to ``onMessageView(_:)``, and copied into a `Message` only if another handler wants one.
-    func deliver(_ kind: MessageKind, lent bytes: UnsafeRawBufferPointer) {
-        if let onMessageView {
-            bytes.withMemoryRebound(to: UInt8.self) { onMessageView(self, kind, $0.span) }
+    /// to `view` (``viewHandler`` as of now), and copied into a `Message` only if another
+    /// handler wants one.
+    func deliver(_ kind: MessageKind, lent bytes: UnsafeRawBufferPointer, view: ViewHandler?) {
+        if view != nil {
+            // Called through the optional, not a binding of it: a binding is a copy, and
+            // retains the handler's context for each message.
+            bytes.withMemoryRebound(to: UInt8.self) { view?(self, kind, $0.span) }
         }
         if onMessage != nil || rareHandlers?.onText != nil || messageBuffer != nil {
             deliverOwned(Message(kind: kind, data: Array(bytes)))
@@ -372,6 +389,7 @@ public final class WebSocket: @unchecked Sendable {
         for waiter in rare?.closeWaiters ?? [] { waiter.resume(returning: event) }
         let handler = onClose
         onMessage = nil; onMessageView = nil; onClose = nil
+        handlerGeneration &+= 1
         handler?(self, event)
     }
 
