@@ -1,7 +1,7 @@
 import WebSocketCore
 
 /// One emptied message array that a loop keeps for the next message that arrives in pieces on
-/// any of its connections (see `WebSocketEngine.spareMessageStorage`).
+/// any of its connections (see `WebSocketEngine.lendMessageStorage(_:)`).
 ///
 /// A message longer than one read is put together in an array of its own, which goes when the
 /// message has been delivered. For a large one the allocator then hands the memory back to the
